@@ -198,11 +198,22 @@ type Clock struct {
 	// or it read a date before the bench software was built, at the start or
 	// the end of the run.
 	Synchronized bool `json:"synchronized"`
-	// Source is how that was decided: "adjtimex", "floor", or "assumed" on a
-	// system that cannot tell.
+	// Source is how that was decided: ClockAdjtimex, ClockFloor or
+	// ClockAssumed.
 	Source string `json:"source"`
 	Detail string `json:"detail,omitempty"`
 }
+
+// Clock sources.
+const (
+	// ClockAdjtimex: the kernel's view (adjtimex), plus the floor check.
+	ClockAdjtimex = "adjtimex"
+	// ClockFloor: the clock read a date before the bench was built, whatever
+	// the kernel said.
+	ClockFloor = "floor"
+	// ClockAssumed: the system cannot tell; only the floor was checked.
+	ClockAssumed = "assumed"
+)
 
 // Case is one test case's outcome.
 type Case struct {
@@ -312,8 +323,10 @@ func (r *Record) Validate() error {
 	} else if r.Finished.Before(r.Started) {
 		bad("finished %s is before started %s", r.Finished.Format(time.RFC3339), r.Started.Format(time.RFC3339))
 	}
-	if r.Clock.Source == "" {
-		bad("clock.source is empty")
+	switch r.Clock.Source {
+	case ClockAdjtimex, ClockFloor, ClockAssumed:
+	default:
+		bad("clock.source %q is not %s, %s or %s", r.Clock.Source, ClockAdjtimex, ClockFloor, ClockAssumed)
 	}
 	listed := make(map[string]bool, len(r.Evidence))
 	for i, f := range r.Evidence {
