@@ -1,0 +1,241 @@
+package power
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultCommandTimeout bounds each command of a Command switch unless
+// configured.
+const DefaultCommandTimeout = 30 * time.Second
+
+// CommandConfig describes a switch worked by external programs: a PDU's
+// command-line client, a pdudaemon client, uhubctl. Each command is an argv
+// run without a shell.
+type CommandConfig struct {
+	// Name names the switch in events and errors; "" means "command".
+	Name string
+	// On and Off are required. Cycle is optional: without it, Cycle is Off,
+	// the minimum off-time, On.
+	On, Off, Cycle []string
+	// Timeout bounds each command; 0 means DefaultCommandTimeout.
+	Timeout time.Duration
+	// MinOff is the shortest time power stays off before it comes back.
+	MinOff time.Duration
+	// SafeOn makes "on" the safe state; normally false.
+	SafeOn bool
+	// Log receives the switch's events; nil keeps them in a Log of the
+	// switch's own (see Command.Log).
+	Log *Log
+}
+
+// Command is a switch worked by external commands.
+type Command struct {
+	c       *core
+	on, off []string
+	cycle   []string
+	timeout time.Duration
+}
+
+var _ Switch = (*Command)(nil)
+
+// NewCommand checks cfg (the commands must be found on $PATH or by path) and
+// returns the switch. It runs nothing.
+func NewCommand(cfg CommandConfig) (*Command, error) {
+	name := cfg.Name
+	if name == "" {
+		name = "command"
+	}
+	for _, a := range []struct {
+		field    string
+		argv     []string
+		optional bool
+	}{{"on", cfg.On, false}, {"off", cfg.Off, false}, {"cycle", cfg.Cycle, true}} {
+		if len(a.argv) == 0 {
+			if a.optional {
+				continue
+			}
+			return nil, fmt.Errorf("power switch %s: no %s command configured", name, a.field)
+		}
+		if _, err := exec.LookPath(a.argv[0]); err != nil {
+			return nil, fmt.Errorf("power switch %s: %s command: %w", name, a.field, err)
+		}
+	}
+	if cfg.Timeout < 0 || cfg.MinOff < 0 {
+		return nil, fmt.Errorf("power switch %s: negative timeout %s or minimum off-time %s", name, cfg.Timeout, cfg.MinOff)
+	}
+	s := &Command{on: cfg.On, off: cfg.Off, cycle: cfg.Cycle, timeout: cfg.Timeout}
+	if s.timeout == 0 {
+		s.timeout = DefaultCommandTimeout
+	}
+	s.c = newCore(name, cfg.MinOff, cfg.SafeOn, cfg.Log)
+	s.c.set = s.set
+	return s, nil
+}
+
+func (s *Command) set(ctx context.Context, on bool, ev *Event) error {
+	argv := s.off
+	if on {
+		argv = s.on
+	}
+	out, err := run(ctx, argv, s.timeout)
+	ev.Output = out
+	return err
+}
+
+// Name returns the switch's name.
+func (s *Command) Name() string { return s.c.name }
+
+// Log returns the log the switch records to.
+func (s *Command) Log() *Log { return s.c.log }
+
+// On runs the on command, first waiting what remains of the minimum off-time
+// since the last Off.
+func (s *Command) On(ctx context.Context) error { return s.c.on(ctx) }
+
+// Off runs the off command.
+func (s *Command) Off(ctx context.Context) error { return s.c.off(ctx) }
+
+// Cycle runs the cycle command if there is one (the device behind it is
+// trusted with the off-time), else Off, the minimum off-time, On.
+func (s *Command) Cycle(ctx context.Context) error {
+	if len(s.cycle) == 0 {
+		return s.c.cycle(ctx)
+	}
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.check(ctx, ActionCycle, c.safed); err != nil {
+		return err
+	}
+	ev := Event{Switch: c.name, Action: ActionCycle}
+	out, err := run(ctx, s.cycle, s.timeout)
+	ev.Output = out
+	if err != nil {
+		c.state = stateUnknown
+		ev.Err = err.Error()
+		c.log.record(ev)
+		return &Error{Switch: c.name, Action: ActionCycle, Err: err}
+	}
+	c.state = stateOn
+	c.log.record(ev)
+	return nil
+}
+
+// SafeState runs the off command (the on command if SafeOn), without a
+// context but bounded by the timeout. A command already running finishes
+// first, so the two never overlap.
+func (s *Command) SafeState() error { return s.c.safeState() }
+
+// CommandError is a command that failed, timed out or could not start.
+type CommandError struct {
+	Argv     []string
+	ExitCode int  // -1 when it did not exit by itself
+	TimedOut bool // killed after Timeout
+	Timeout  time.Duration
+	Output   string // the last lines of its combined output
+	Err      error  // the underlying error; context.Canceled if the caller cancelled
+}
+
+func (e *CommandError) Error() string {
+	var what string
+	switch {
+	case e.TimedOut:
+		what = fmt.Sprintf("timed out after %s and was killed", e.Timeout)
+	case e.ExitCode > 0:
+		what = fmt.Sprintf("exit status %d", e.ExitCode)
+	default:
+		what = e.Err.Error()
+	}
+	msg := fmt.Sprintf("command %q: %s", e.Argv, what)
+	if e.Output != "" {
+		msg += fmt.Sprintf("; output ends: %q", e.Output)
+	}
+	return msg
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// Output caps: a command's output kept in its event, and the tail quoted in
+// an error message.
+const (
+	maxOutput = 64 << 10
+	maxTail   = 512
+)
+
+// run runs argv with a timeout and returns its combined output.
+func run(ctx context.Context, argv []string, timeout time.Duration) (string, error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
+	out := &tailBuffer{max: maxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	killGroup(cmd)
+	// A grandchild that keeps the output pipe open must not hold us past
+	// the kill.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	output := out.String()
+	if err == nil {
+		return output, nil
+	}
+	ce := &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Output: tail(output), Err: err}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		ce.Err = ctx.Err()
+	case errors.Is(tctx.Err(), context.DeadlineExceeded):
+		ce.TimedOut = true
+		ce.Err = context.DeadlineExceeded
+	case errors.As(err, &ee):
+		ce.ExitCode = ee.ExitCode()
+	}
+	return output, ce
+}
+
+// tail returns the last lines of s, at most maxTail bytes.
+func tail(s string) string {
+	s = strings.TrimRight(s, "\r\n")
+	if len(s) <= maxTail {
+		return s
+	}
+	s = s[len(s)-maxTail:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s = s[i+1:]
+	}
+	return "…" + s
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu      sync.Mutex
+	max     int
+	buf     bytes.Buffer
+	dropped int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if over := b.buf.Len() - b.max; over > 0 {
+		b.buf.Next(over)
+		b.dropped += over
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dropped > 0 {
+		return fmt.Sprintf("[%d bytes dropped]\n%s", b.dropped, b.buf.String())
+	}
+	return b.buf.String()
+}

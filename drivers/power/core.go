@@ -1,0 +1,161 @@
+package power
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// core is the state both kinds of switch share: what the switch is known to
+// be, since when it has been off, and the minimum off-time between them.
+// The electrical (or command) work is set's.
+type core struct {
+	name   string
+	minOff time.Duration
+	safeOn bool
+	log    *Log
+	clk    clock
+	// set switches to on or off; it is called with mu held. ev comes
+	// prefilled with the switch name and action and set adds what it knows
+	// (level, output); err is recorded in the event by the caller.
+	set func(ctx context.Context, on bool, ev *Event) error
+
+	// mu is never held while waiting out the off-time, so SafeState never
+	// waits behind a Cycle; it may be held while set runs a command.
+	mu       sync.Mutex
+	state    state
+	offSince time.Time // valid when state == stateOff
+	// safed is closed (and replaced) by SafeState, so that an operation that
+	// was waiting when it came knows not to switch the line back.
+	safed chan struct{}
+}
+
+type state int
+
+const (
+	stateUnknown state = iota // never switched, or the last switch failed
+	stateOn
+	stateOff
+)
+
+func newCore(name string, minOff time.Duration, safeOn bool, log *Log) *core {
+	if log == nil {
+		log = NewLog(nil, time.Time{})
+	}
+	return &core{name: name, minOff: minOff, safeOn: safeOn, log: log, clk: realClock{}, safed: make(chan struct{})}
+}
+
+// switchTo runs set and records the transition as action a; c.mu is held.
+func (c *core) switchTo(ctx context.Context, a Action, on bool) error {
+	ev := Event{Switch: c.name, Action: a}
+	err := c.set(ctx, on, &ev)
+	if err != nil {
+		c.state = stateUnknown
+		ev.Err = err.Error()
+		c.log.record(ev)
+		return &Error{Switch: c.name, Action: a, Err: err}
+	}
+	switch {
+	case on:
+		c.state = stateOn
+	case c.state != stateOff:
+		// Off while already off keeps the first off time: the device has
+		// been without power since then.
+		c.state, c.offSince = stateOff, c.clk.Now()
+	}
+	c.log.record(ev)
+	return nil
+}
+
+// check returns why an operation must not start (or go on), with c.mu held:
+// checking under the lock means that once a caller has cancelled ctx and then
+// called SafeState, no operation of that ctx can switch the line afterwards.
+func (c *core) check(ctx context.Context, a Action, safed <-chan struct{}) error {
+	select {
+	case <-safed:
+		return &Error{Switch: c.name, Action: a, Err: ErrInterrupted}
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{Switch: c.name, Action: a, Err: err}
+	}
+	return nil
+}
+
+func (c *core) off(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.check(ctx, ActionOff, c.safed); err != nil {
+		return err
+	}
+	return c.switchTo(ctx, ActionOff, false)
+}
+
+func (c *core) on(ctx context.Context) error {
+	c.mu.Lock()
+	safed := c.safed
+	c.mu.Unlock()
+	return c.onAfterOffTime(ctx, safed)
+}
+
+// onAfterOffTime switches on once the minimum off-time since the last off
+// has passed, waiting only what remains of it. It gives up if SafeState
+// closes safed meanwhile.
+func (c *core) onAfterOffTime(ctx context.Context, safed <-chan struct{}) error {
+	for {
+		wait, err := c.onOrRemaining(ctx, safed)
+		if wait <= 0 || err != nil {
+			return err
+		}
+		// Checked again from the top: someone may have switched meanwhile.
+		if err := sleep(ctx, c.clk, wait, safed); err != nil {
+			return &Error{Switch: c.name, Action: ActionOn, Err: err}
+		}
+	}
+}
+
+// onOrRemaining switches on if the off-time has passed, or else records and
+// returns what remains of it.
+func (c *core) onOrRemaining(ctx context.Context, safed <-chan struct{}) (time.Duration, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.check(ctx, ActionOn, safed); err != nil {
+		return 0, err
+	}
+	var wait time.Duration
+	if c.state == stateOff {
+		wait = c.minOff - c.clk.Now().Sub(c.offSince)
+	}
+	if wait <= 0 {
+		return 0, c.switchTo(ctx, ActionOn, true)
+	}
+	c.log.record(Event{Switch: c.name, Action: ActionWait, Detail: wait.String()})
+	return wait, nil
+}
+
+func (c *core) cycle(ctx context.Context) error {
+	safed, err := c.cycleOff(ctx)
+	if err != nil {
+		return err
+	}
+	return c.onAfterOffTime(ctx, safed)
+}
+
+func (c *core) cycleOff(ctx context.Context) (<-chan struct{}, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	safed := c.safed
+	if err := c.check(ctx, ActionCycle, safed); err != nil {
+		return nil, err
+	}
+	c.log.record(Event{Switch: c.name, Action: ActionCycle, Detail: "minimum off-time " + c.minOff.String()})
+	return safed, c.switchTo(ctx, ActionOff, false)
+}
+
+func (c *core) safeState() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.safed)
+	c.safed = make(chan struct{})
+	return c.switchTo(context.Background(), ActionSafe, c.safeOn)
+}

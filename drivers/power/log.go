@@ -1,0 +1,107 @@
+package power
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Event is one recorded transition.
+type Event struct {
+	Mono   time.Duration // since the Log's epoch, on the monotonic clock
+	Wall   time.Time     // UTC
+	Switch string        // line name, or the command switch's name
+	Action Action
+	Level  string // electrical level written to a GPIO line: "High" or "Low"
+	Detail string
+	Output string // a command's combined stdout and stderr
+	Err    string // set when the action failed
+}
+
+// wallFormat is RFC 3339 with all nine fractional digits, as the console
+// transcripts write it, so the two files read alike.
+const wallFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// MarshalJSON writes the event in the power-event format.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Mono   int64  `json:"mono_ns"`
+		Wall   string `json:"wall"`
+		Switch string `json:"switch"`
+		Action Action `json:"action"`
+		Level  string `json:"level,omitempty"`
+		Detail string `json:"detail,omitempty"`
+		Output string `json:"output,omitempty"`
+		Err    string `json:"error,omitempty"`
+	}{int64(e.Mono), e.Wall.UTC().Format(wallFormat), e.Switch, e.Action, e.Level, e.Detail, e.Output, e.Err})
+}
+
+// Log records power events in memory and as JSON Lines to a writer. It is
+// safe for concurrent use; one Log may serve every switch and button of a
+// fixture.
+type Log struct {
+	epoch time.Time
+	clk   clock
+
+	mu     sync.Mutex
+	w      io.Writer
+	events []Event
+	werr   error
+}
+
+// NewLog returns a Log writing to w (nil: memory only). Timestamps count from
+// epoch, which should carry a monotonic reading (from time.Now) and be shared
+// with the run's other recorders; the zero time means now.
+func NewLog(w io.Writer, epoch time.Time) *Log {
+	return newLog(w, epoch, realClock{})
+}
+
+func newLog(w io.Writer, epoch time.Time, clk clock) *Log {
+	if epoch.IsZero() {
+		epoch = clk.Now()
+	}
+	return &Log{epoch: epoch, clk: clk, w: w}
+}
+
+// Epoch returns the time base of the events' Mono.
+func (l *Log) Epoch() time.Time { return l.epoch }
+
+// Events returns a copy of the events recorded so far, in order.
+func (l *Log) Events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.events...)
+}
+
+// Err returns the first error writing to the writer. Events are kept in
+// memory regardless, and switching goes on: leaving hardware in a known state
+// matters more than the file, but a run whose evidence file is incomplete
+// must not be signed as complete.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.werr
+}
+
+// record stamps e with the current time, keeps it and writes it.
+func (l *Log) record(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Stamped under the lock so that the file's order is the time order.
+	now := l.clk.Now()
+	e.Mono = now.Sub(l.epoch)
+	e.Wall = now.UTC()
+	l.events = append(l.events, e)
+	if l.w == nil || l.werr != nil {
+		return
+	}
+	b, err := json.Marshal(e)
+	if err == nil {
+		_, err = l.w.Write(append(b, '\n'))
+	}
+	if err != nil {
+		l.werr = fmt.Errorf("writing power event log: %w", err)
+	}
+}

@@ -1,0 +1,132 @@
+package power
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/host/v3"
+)
+
+// Switch powers one fixture. Accept a Switch wherever power is controlled;
+// accept a Safer where only the safe state matters (a Safety, a deferred
+// clean-up).
+type Switch interface {
+	// On switches power on, first waiting out what remains of the minimum
+	// off-time since the last Off.
+	On(ctx context.Context) error
+	// Off switches power off.
+	Off(ctx context.Context) error
+	// Cycle switches power off, honours the minimum off-time, and switches it
+	// on again.
+	Cycle(ctx context.Context) error
+	Safer
+}
+
+// Safer is anything with a declared safe state.
+type Safer interface {
+	// SafeState drives the hardware to its declared safe level. It is safe to
+	// call in any state, repeatedly and concurrently with other methods.
+	SafeState() error
+}
+
+// Action names a transition in the event log.
+type Action string
+
+// Actions, as written in the power-event format.
+const (
+	ActionOn      Action = "on"
+	ActionOff     Action = "off"
+	ActionPress   Action = "press"
+	ActionRelease Action = "release"
+	ActionSafe    Action = "safe"
+	ActionWait    Action = "wait"
+	ActionCycle   Action = "cycle"
+)
+
+// ErrInterrupted is returned by an operation that SafeState overrode while it
+// waited (a Cycle's off-time, a Hold), so it did not switch the line back.
+var ErrInterrupted = errors.New("interrupted by a switch to the safe state")
+
+// ErrUnknownLine matches every *UnknownLineError.
+var ErrUnknownLine = errors.New("unknown GPIO line")
+
+// Error is a failed power action on one switch or button.
+type Error struct {
+	Switch string // line name, or the command switch's name
+	Action Action
+	Err    error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("power %s %s: %v", e.Action, e.Switch, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// UnknownLineError says that no GPIO line has the name a configuration asked
+// for, and which names do exist.
+type UnknownLineError struct {
+	Name  string
+	Known []string // in natural order (GPIO2 before GPIO17)
+}
+
+func (e *UnknownLineError) Error() string {
+	known := "none"
+	if len(e.Known) > 0 {
+		known = strings.Join(e.Known, ", ")
+	}
+	return fmt.Sprintf("GPIO line %q not found (lines on this host: %s); check the line name in the bench file and that the GPIO driver loaded (on a Raspberry Pi: /dev/gpiochip* exists and is accessible)", e.Name, known)
+}
+
+func (e *UnknownLineError) Is(target error) bool { return target == ErrUnknownLine }
+
+var initOnce = sync.OnceValue(func() error {
+	if _, err := host.Init(); err != nil {
+		return fmt.Errorf("loading periph host drivers: %w", err)
+	}
+	return nil
+})
+
+// Init loads periph's host drivers, which register the host's GPIO lines.
+// It does the work once; later calls return the first call's result. Lines,
+// Line, NewRelay and NewButton call it.
+func Init() error { return initOnce() }
+
+// Lines returns the names of the GPIO lines registered on this host, in
+// natural order. Aliases (such as P1_11 on a Raspberry Pi) are not listed
+// but Line accepts them.
+func Lines() ([]string, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	return lineNames(), nil
+}
+
+func lineNames() []string {
+	all := gpioreg.All()
+	names := make([]string, len(all))
+	for i, p := range all {
+		names[i] = p.Name()
+	}
+	return names
+}
+
+// Line returns the GPIO line called name, or an *UnknownLineError listing the
+// lines that exist. To tell whether two names (an alias and a line) are the
+// same line, compare the names of their gpio.RealPin.Real() when they are
+// aliases.
+func Line(name string) (gpio.PinIO, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	p := gpioreg.ByName(name)
+	if p == nil {
+		return nil, &UnknownLineError{Name: name, Known: lineNames()}
+	}
+	return p, nil
+}
