@@ -42,6 +42,12 @@ func (g *rig) relay(t *testing.T, cfg RelayConfig) (*Relay, *powertest.Pin) {
 	return r, pin
 }
 
+// relayPin registers a fake line called name.
+func (g *rig) relayPin(t *testing.T, name string) *powertest.Pin {
+	t.Helper()
+	return powertest.Register(t, name, gpio.High)
+}
+
 // summary renders events as "action level detail" for comparison.
 func summary(evs []Event) []string {
 	var out []string

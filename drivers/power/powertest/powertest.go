@@ -25,7 +25,7 @@ type Pin struct {
 
 	mu     sync.Mutex
 	writes []gpio.Level
-	fail   error
+	fail   map[gpio.Level]error
 	follow func(gpio.Level)
 }
 
@@ -40,11 +40,10 @@ func NewPin(name string, initial gpio.Level) *Pin {
 }
 
 // Out records l and sets the level, or fails without changing it if Fail
-// was called.
+// or FailLevel said so.
 func (p *Pin) Out(l gpio.Level) error {
 	p.mu.Lock()
-	if p.fail != nil {
-		err := p.fail
+	if err := p.fail[l]; err != nil {
 		p.mu.Unlock()
 		return err
 	}
@@ -61,9 +60,19 @@ func (p *Pin) Out(l gpio.Level) error {
 
 // Fail makes every later Out return err; nil heals the line.
 func (p *Pin) Fail(err error) {
+	p.FailLevel(gpio.Low, err)
+	p.FailLevel(gpio.High, err)
+}
+
+// FailLevel makes every later Out(l) return err, and leaves writes of the
+// other level working; nil heals it.
+func (p *Pin) FailLevel(l gpio.Level, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.fail = err
+	if p.fail == nil {
+		p.fail = map[gpio.Level]error{}
+	}
+	p.fail[l] = err
 }
 
 // Writes returns the levels written so far, in order.
