@@ -1,0 +1,581 @@
+package results
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Names inside an archive.
+const (
+	IndexFile    = "index.jsonl"      // ARCHIVE/index.jsonl
+	RunsDir      = "runs"             // ARCHIVE/runs/RUN_ID/
+	KeysDir      = "keys"             // ARCHIVE/keys/KEYID.pub: public keys that signed runs here
+	RecordFile   = "record.json"      // runs/RUN_ID/record.json
+	EnvelopeFile = "record.dsse.json" // runs/RUN_ID/record.dsse.json
+	// IncompleteFile marks a run that was opened and not (yet) sealed. It is
+	// written before anything else of the run and removed last, so a crash at
+	// any point leaves it behind.
+	IncompleteFile = "INCOMPLETE"
+	lockFile       = "index.lock"
+)
+
+// Index states.
+const (
+	StateOpen   = "open"   // the run was begun
+	StateSealed = "sealed" // its record and envelope were written
+)
+
+// ErrSealed is returned by a Run's methods after Seal succeeded.
+var ErrSealed = errors.New("run already sealed")
+
+// IndexEntry is one line of index.jsonl. Every run has an "open" line when it
+// is begun and a "sealed" line when it is sealed. Prev chains the lines: a
+// line changed, removed, inserted or moved breaks the chain at the line after.
+type IndexEntry struct {
+	// Seq is the line's number, from 1.
+	Seq int `json:"seq"`
+	// Prev is the hex SHA-256 of the previous line's bytes (without its
+	// newline); empty on line 1.
+	Prev    string    `json:"prev"`
+	Time    time.Time `json:"time"`
+	Run     string    `json:"run"`
+	State   string    `json:"state"`
+	Fixture string    `json:"fixture,omitempty"`
+	// For "sealed": digests of record.json and record.dsse.json as written,
+	// and the run's verdict for a quick look without opening the record.
+	Record   string  `json:"record_sha256,omitempty"`
+	Envelope string  `json:"envelope_sha256,omitempty"`
+	Verdict  Verdict `json:"verdict,omitempty"`
+}
+
+// Archive is the append-only store of runs on a bench. Several runs, in this
+// process or others, may write to the same archive at once: each run has its
+// own folder, and index appends are serialised by a lock file (flock).
+type Archive struct {
+	dir string
+	mu  sync.Mutex // serialises this process's index appends; flock does the rest
+	// now and sync are the wall clock and its synchronisation source; tests
+	// substitute them.
+	now  func() time.Time
+	sync syncSource
+}
+
+// OpenArchive opens the archive in dir, creating the folder if needed.
+func OpenArchive(dir string) (*Archive, error) {
+	if err := os.MkdirAll(filepath.Join(dir, RunsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("open archive %s: %w", dir, err)
+	}
+	return &Archive{dir: dir, now: time.Now, sync: systemClock}, nil
+}
+
+// Dir is the archive's folder.
+func (a *Archive) Dir() string { return a.dir }
+
+// Meta is what the archive needs to know when a run begins.
+type Meta struct {
+	Bench   string // bench name, from the bench file
+	Fixture string // fixture name; part of the run ID
+	// Epoch is the run's start with its monotonic reading: the time every
+	// recorder of the run measures mono_ns from. Zero means now.
+	Epoch time.Time
+}
+
+// Run is one run being recorded: a folder in the archive that evidence is
+// written into while the run goes, and that Seal closes with the signed
+// record. Until Seal succeeds the run is incomplete on disk.
+type Run struct {
+	a     *Archive
+	id    string
+	dir   string
+	meta  Meta
+	clock Clock // at Begin
+
+	mu     sync.Mutex
+	files  map[string]File // closed evidence, by path
+	open   map[string]bool // evidence being written, by path
+	sealed bool
+}
+
+// Begin opens a new run: it makes the run's folder with its INCOMPLETE
+// marker and appends an "open" line to the index, so that from here on a
+// crash leaves a visible, incomplete run.
+func (a *Archive) Begin(meta Meta) (*Run, error) {
+	if meta.Fixture == "" {
+		return nil, errors.New("begin run: no fixture named")
+	}
+	if meta.Epoch.IsZero() {
+		meta.Epoch = time.Now()
+	}
+	now := a.now()
+	clock := checkClock(now, a.sync)
+	var id, dir string
+	for range 10 {
+		id = newRunID(now, meta.Fixture)
+		dir = filepath.Join(a.dir, RunsDir, id)
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("begin run on fixture %q: %w", meta.Fixture, err)
+		}
+		dir = ""
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("begin run on fixture %q: no free run ID", meta.Fixture)
+	}
+	fail := func(err error) (*Run, error) {
+		os.RemoveAll(dir) // nothing of the run was recorded yet
+		return nil, fmt.Errorf("begin run %s on fixture %q: %w", id, meta.Fixture, err)
+	}
+	marker, _ := json.Marshal(map[string]any{
+		"run": id, "bench": meta.Bench, "fixture": meta.Fixture, "opened": now.UTC(), "pid": os.Getpid(),
+	})
+	if err := os.Mkdir(filepath.Join(dir, EvidenceDir), 0o755); err != nil {
+		return fail(err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, IncompleteFile), append(marker, '\n')); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(filepath.Join(a.dir, RunsDir)); err != nil {
+		return fail(err)
+	}
+	if _, err := a.appendIndex(IndexEntry{Time: now.UTC(), Run: id, State: StateOpen, Fixture: meta.Fixture}); err != nil {
+		return fail(err)
+	}
+	return &Run{a: a, id: id, dir: dir, meta: meta, clock: clock,
+		files: map[string]File{}, open: map[string]bool{}}, nil
+}
+
+var reUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// newRunID is sortable by time, names the fixture, and is unique thanks to
+// a random tail (several runs on one fixture may start in the same second
+// on different benches sharing an archive).
+func newRunID(now time.Time, fixture string) string {
+	var r [3]byte
+	rand.Read(r[:])
+	f := strings.Trim(reUnsafe.ReplaceAllString(fixture, "_"), "_")
+	if len(f) > 40 {
+		f = f[:40]
+	}
+	if f == "" {
+		f = "fixture"
+	}
+	return fmt.Sprintf("%s-%s-%s", now.UTC().Format("20060102T150405Z"), f, hex.EncodeToString(r[:]))
+}
+
+// ID is the run's ID: its folder name in runs/.
+func (r *Run) ID() string { return r.id }
+
+// Dir is the run's folder.
+func (r *Run) Dir() string { return r.dir }
+
+// Epoch is the time the run's recorders measure mono_ns from.
+func (r *Run) Epoch() time.Time { return r.meta.Epoch }
+
+// Evidence creates the evidence file evidence/NAME and returns a writer for
+// it. The file is on disk as it is written, so a crash keeps what was
+// written so far. Close syncs it and records its size and SHA-256 for Seal.
+// Names are flat: letters, digits, '.', '_', '-'. A name can be used once.
+func (r *Run) Evidence(name string, kind Kind) (io.WriteCloser, error) {
+	if err := checkEvidenceName(name); err != nil {
+		return nil, fmt.Errorf("run %s: %w", r.id, err)
+	}
+	if !kind.Valid() {
+		return nil, fmt.Errorf("run %s: evidence %s: kind %q is unknown", r.id, name, kind)
+	}
+	path := EvidenceDir + "/" + name
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sealed {
+		return nil, fmt.Errorf("run %s: evidence %s: %w", r.id, name, ErrSealed)
+	}
+	f, err := os.OpenFile(filepath.Join(r.dir, EvidenceDir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: create evidence: %w", r.id, err)
+	}
+	r.open[path] = true
+	return &evidenceWriter{run: r, f: f, path: path, kind: kind, h: sha256.New()}, nil
+}
+
+// AddEvidence writes a whole evidence file at once.
+func (r *Run) AddEvidence(name string, kind Kind, data []byte) error {
+	w, err := r.Evidence(name, kind)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// evidenceWriter hashes what it writes, so the digest is of the bytes the
+// bench meant to write, computed without reading the file back.
+type evidenceWriter struct {
+	run  *Run
+	path string
+	kind Kind
+
+	mu     sync.Mutex
+	f      *os.File
+	h      hash.Hash
+	n      int64
+	err    error // first write error: the file no longer holds what was meant
+	closed bool
+}
+
+func (w *evidenceWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, fmt.Errorf("run %s: evidence %s: write after close", w.run.id, w.path)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("run %s: write evidence %s: %w", w.run.id, w.path, err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Close syncs the file and hands its size and digest to the run. A second
+// Close is a no-op.
+func (w *evidenceWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := w.err
+	if serr := w.f.Sync(); err == nil && serr != nil {
+		err = fmt.Errorf("run %s: sync evidence %s: %w", w.run.id, w.path, serr)
+	}
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("run %s: close evidence %s: %w", w.run.id, w.path, cerr)
+	}
+	if err == nil {
+		if serr := syncDir(filepath.Dir(w.f.Name())); serr != nil {
+			err = fmt.Errorf("run %s: evidence %s: %w", w.run.id, w.path, serr)
+		}
+	}
+	r := w.run
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.open, w.path)
+	// Listed even after a failed write: the file exists and verify must see
+	// its true digest. A partial file is honest evidence of the failure; the
+	// caller learns of it from this error and records an ERROR.
+	r.files[w.path] = File{Path: w.path, Kind: w.kind, Size: w.n, SHA256: hex.EncodeToString(w.h.Sum(nil))}
+	return err
+}
+
+// Seal completes the run: it fills in the fields the archive owns, signs the
+// record with key and writes record.json, record.dsse.json and the index's
+// "sealed" line, then removes the INCOMPLETE marker.
+//
+// Seal sets rec's SchemaVersion, RunID, Clock, Evidence (every evidence file
+// written through this run, sorted by path), Verdict (RunVerdict of the
+// cases) and Bench.KeyID; it sets Started to the run's epoch and Finished to
+// now when they are zero, and Bench.Name and Fixture.Name from Meta when
+// empty. Every evidence writer must be closed first. If Seal fails, the run
+// stays incomplete on disk and Seal may be called again.
+func (r *Run) Seal(rec *Record, key crypto.Signer) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sealed {
+		return fmt.Errorf("seal run %s: %w", r.id, ErrSealed)
+	}
+	if len(r.open) > 0 {
+		var names []string
+		for p := range r.open {
+			names = append(names, p)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("seal run %s: evidence still being written: %s (close its writer first)", r.id, strings.Join(names, ", "))
+	}
+	keyID, err := KeyID(key.Public())
+	if err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	now := r.a.now()
+	rec.SchemaVersion = SchemaVersion
+	rec.RunID = r.id
+	rec.Bench.KeyID = keyID
+	if rec.Bench.Name == "" {
+		rec.Bench.Name = r.meta.Bench
+	}
+	if rec.Fixture.Name == "" {
+		rec.Fixture.Name = r.meta.Fixture
+	} else if rec.Fixture.Name != r.meta.Fixture {
+		return fmt.Errorf("seal run %s: record names fixture %q, the run was begun on %q", r.id, rec.Fixture.Name, r.meta.Fixture)
+	}
+	if rec.Started.IsZero() {
+		rec.Started = r.meta.Epoch.UTC()
+	}
+	if rec.Finished.IsZero() {
+		rec.Finished = now.UTC()
+	}
+	rec.Clock = mergeClock(r.clock, checkClock(now, r.a.sync))
+	rec.Verdict = RunVerdict(rec.Cases)
+	rec.Evidence = make([]File, 0, len(r.files))
+	for _, f := range r.files {
+		rec.Evidence = append(rec.Evidence, f)
+	}
+	sort.Slice(rec.Evidence, func(i, j int) bool { return rec.Evidence[i].Path < rec.Evidence[j].Path })
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	recJSON, err := rec.Marshal()
+	if err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	env, err := SignRecord(key, rec, recJSON)
+	if err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	envJSON, err := env.Marshal()
+	if err != nil {
+		return fmt.Errorf("seal run %s: encode envelope: %w", r.id, err)
+	}
+	if err := r.a.keepPublicKey(key.Public(), keyID); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	if err := writeFileAtomic(filepath.Join(r.dir, RecordFile), recJSON); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	if err := writeFileAtomic(filepath.Join(r.dir, EnvelopeFile), envJSON); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	if _, err := r.a.appendIndex(IndexEntry{
+		Time: now.UTC(), Run: r.id, State: StateSealed, Fixture: r.meta.Fixture,
+		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
+	}); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	// Removed last: until here a crash leaves the run marked incomplete.
+	if err := os.Remove(filepath.Join(r.dir, IncompleteFile)); err != nil {
+		return fmt.Errorf("seal run %s: remove marker: %w", r.id, err)
+	}
+	if err := syncDir(r.dir); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	r.sealed = true
+	return nil
+}
+
+// keepPublicKey stores the signing key's public half in ARCHIVE/keys, so the
+// bench can verify its own archive. A third party should bring its own copy
+// of the key (bench verify --key): a key stored beside the records proves
+// nothing to someone who could rewrite both.
+func (a *Archive) keepPublicKey(pub crypto.PublicKey, keyID string) error {
+	path := filepath.Join(a.dir, KeysDir, keyID+".pub")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b, err := MarshalPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(a.dir, KeysDir), 0o755); err != nil {
+		return fmt.Errorf("keep public key: %w", err)
+	}
+	if err := writeFileAtomic(path, b); err != nil {
+		return fmt.Errorf("keep public key: %w", err)
+	}
+	return nil
+}
+
+// appendIndex adds e as the next line of index.jsonl, filling in Seq and
+// Prev, under the archive's lock. The line is written with one write and
+// synced before the lock is released.
+func (a *Archive) appendIndex(e IndexEntry) (IndexEntry, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	lock, err := os.OpenFile(filepath.Join(a.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return e, fmt.Errorf("lock index: %w", err)
+	}
+	defer lock.Close() // releases the flock
+	if err := flock(lock); err != nil {
+		return e, fmt.Errorf("lock index %s: %w", lock.Name(), err)
+	}
+	path := filepath.Join(a.dir, IndexFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return e, fmt.Errorf("open index: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return e, fmt.Errorf("index %s: %w", path, err)
+	}
+	last, end, err := lastLine(f, size)
+	if err != nil {
+		return e, fmt.Errorf("index %s: %w", path, err)
+	}
+	if end < size {
+		// A line without its newline: the append that wrote it was cut off
+		// before its sync returned, so it never counted. Its run still has
+		// the INCOMPLETE marker (removed only after the append). Cut the
+		// torn bytes so the chain continues from the last whole line.
+		if err := f.Truncate(end); err != nil {
+			return e, fmt.Errorf("index %s: cut torn last line: %w", path, err)
+		}
+	}
+	e.Seq, e.Prev = 1, ""
+	if last != nil {
+		e.Prev = sha256Hex(last)
+		var prev IndexEntry
+		if json.Unmarshal(last, &prev) == nil && prev.Seq > 0 {
+			e.Seq = prev.Seq + 1
+		} else {
+			// The last line is damaged (verify will say so); count lines.
+			n, err := countLines(f, end)
+			if err != nil {
+				return e, fmt.Errorf("index %s: %w", path, err)
+			}
+			e.Seq = n + 1
+		}
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return e, fmt.Errorf("encode index line: %w", err)
+	}
+	if _, err := f.WriteAt(append(line, '\n'), end); err != nil {
+		return e, fmt.Errorf("append to index %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return e, fmt.Errorf("sync index %s: %w", path, err)
+	}
+	if size == 0 {
+		if err := syncDir(a.dir); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+// lastLine returns the last newline-terminated line of f (without the
+// newline) and the offset just past it, reading backwards from size so an
+// append costs the same on a long index as on a short one.
+func lastLine(f *os.File, size int64) ([]byte, int64, error) {
+	var tail []byte // the bytes [pos, size) of f
+	pos := size
+	for {
+		if i := bytes.LastIndexByte(tail, '\n'); i >= 0 {
+			end := pos + int64(i) + 1
+			if j := bytes.LastIndexByte(tail[:i], '\n'); j >= 0 {
+				return tail[j+1 : i], end, nil
+			}
+			if pos == 0 {
+				return tail[:i], end, nil
+			}
+		} else if pos == 0 {
+			return nil, 0, nil // empty, or only a torn line
+		}
+		n := min(int64(4096), pos)
+		pos -= n
+		buf := make([]byte, n, n+int64(len(tail)))
+		if _, err := f.ReadAt(buf, pos); err != nil {
+			return nil, 0, err
+		}
+		tail = append(buf, tail...)
+	}
+}
+
+func countLines(f *os.File, end int64) (int, error) {
+	n := 0
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < end; {
+		k, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		off += int64(k)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+func flock(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// writeFileAtomic writes b to path so that path holds either its old
+// content or all of b, whatever happens: temp file, fsync, rename, fsync
+// the folder.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,502 @@
+package results
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// What a Problem is about. Each names one way an archive can be wrong, so a
+// machine reading `bench verify -o json` can act on it.
+const (
+	ProblemSignature  = "signature"  // the envelope does not verify with any trusted key
+	ProblemDigest     = "digest"     // a file's SHA-256 differs from the one recorded
+	ProblemSize       = "size"       // a file's size differs from the one recorded
+	ProblemMissing    = "missing"    // a file or run folder the record or index names is gone
+	ProblemExtra      = "extra"      // a file or run folder nothing names
+	ProblemRecord     = "record"     // record.json is not a valid record
+	ProblemEnvelope   = "envelope"   // record.dsse.json is not a valid envelope or statement
+	ProblemIndex      = "index"      // index.jsonl is damaged, or disagrees with the runs
+	ProblemIncomplete = "incomplete" // a run was opened and never sealed
+	ProblemKey        = "key"        // no key to verify with
+)
+
+// Problem is one thing wrong with an archive: what, where, and in which run.
+type Problem struct {
+	Kind string `json:"kind"`
+	// File is relative to the folder verified: "runs/ID/evidence/x.jsonl",
+	// "index.jsonl".
+	File string `json:"file,omitempty"`
+	// Line is the 1-based line of index.jsonl, when the problem is there.
+	Line    int    `json:"line,omitempty"`
+	Run     string `json:"run,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var where []string
+	if p.File != "" {
+		w := p.File
+		if p.Line > 0 {
+			w += fmt.Sprintf(" line %d", p.Line)
+		}
+		where = append(where, w)
+	}
+	if p.Run != "" && !strings.Contains(p.File, p.Run) {
+		where = append(where, "run "+p.Run)
+	}
+	if len(where) == 0 {
+		return fmt.Sprintf("%s: %s", p.Kind, p.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", strings.Join(where, ", "), p.Kind, p.Message)
+}
+
+// RunStatus is what verification found for one run.
+type RunStatus struct {
+	ID string `json:"id"`
+	// State: "verified", "incomplete", "invalid" (something is wrong, see
+	// the problems), "missing" (in the index, no folder).
+	State    string  `json:"state"`
+	Fixture  string  `json:"fixture,omitempty"`
+	Verdict  Verdict `json:"verdict,omitempty"`
+	KeyID    string  `json:"key_id,omitempty"`
+	Evidence int     `json:"evidence_files,omitempty"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Dir string `json:"dir"`
+	// Mode is "archive" (index and runs) or "run" (one run's folder).
+	Mode string `json:"mode"`
+	// Keys are the IDs of the keys signatures were checked against, and
+	// KeySource where they came from.
+	Keys       []string    `json:"keys"`
+	KeySource  string      `json:"key_source"`
+	IndexLines int         `json:"index_lines,omitempty"`
+	Runs       []RunStatus `json:"runs"`
+	Problems   []Problem   `json:"problems"`
+}
+
+// OK reports whether everything verified.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Run states in a Report.
+const (
+	RunVerified   = "verified"
+	RunIncomplete = "incomplete"
+	RunInvalid    = "invalid"
+	RunMissing    = "missing"
+)
+
+// VerifyOptions says what to trust and what to forgive.
+type VerifyOptions struct {
+	// Keys are the public keys a signature may verify with. Empty means the
+	// keys in the archive's keys/ folder, which only shows the archive is
+	// self-consistent: pass the bench key you hold to show it is authentic.
+	Keys []crypto.PublicKey
+	// AllowIncomplete lists runs cut off by a crash as incomplete without
+	// counting them as problems (sealed runs are still checked in full).
+	AllowIncomplete bool
+}
+
+// Verify checks the archive or run folder at dir: every signature against
+// the trusted keys, every evidence file's size and digest, the index's
+// chain, and that the index and the run folders name each other. It returns
+// an error only when dir cannot be examined at all; everything wrong inside
+// is a Problem in the report.
+func Verify(dir string, opts VerifyOptions) (*Report, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("verify %s: not a folder; give an archive or a run folder", dir)
+	}
+	v := &verifier{rep: &Report{Dir: dir, Runs: []RunStatus{}, Problems: []Problem{}}, opts: opts}
+	switch {
+	case exists(filepath.Join(dir, IndexFile)) || exists(filepath.Join(dir, RunsDir)):
+		v.rep.Mode = "archive"
+		v.loadKeys(dir)
+		v.archive(dir)
+	case exists(filepath.Join(dir, RecordFile)) || exists(filepath.Join(dir, EnvelopeFile)) || exists(filepath.Join(dir, IncompleteFile)):
+		v.rep.Mode = "run"
+		// A run inside an archive can use the archive's keys/.
+		v.loadKeys(filepath.Dir(filepath.Dir(dir)))
+		st := v.run(dir, filepath.Base(dir), "")
+		v.rep.Runs = append(v.rep.Runs, st)
+	default:
+		return nil, fmt.Errorf("verify %s: neither an archive (%s, %s/) nor a run folder (%s)", dir, IndexFile, RunsDir, RecordFile)
+	}
+	return v.rep, nil
+}
+
+type verifier struct {
+	rep  *Report
+	opts VerifyOptions
+	keys []crypto.PublicKey
+}
+
+func (v *verifier) problem(p Problem) { v.rep.Problems = append(v.rep.Problems, p) }
+
+func (v *verifier) loadKeys(archive string) {
+	if len(v.opts.Keys) > 0 {
+		v.keys = v.opts.Keys
+		v.rep.KeySource = "given"
+	} else {
+		v.rep.KeySource = filepath.Join(archive, KeysDir) + " (the archive's own copy: shows consistency, not authenticity)"
+		paths, _ := filepath.Glob(filepath.Join(archive, KeysDir, "*.pub"))
+		sort.Strings(paths)
+		for _, p := range paths {
+			pub, err := LoadPublicKey(p)
+			if err != nil {
+				v.problem(Problem{Kind: ProblemKey, File: rel(archive, p), Message: err.Error()})
+				continue
+			}
+			v.keys = append(v.keys, pub)
+		}
+	}
+	v.rep.Keys = []string{}
+	for _, k := range v.keys {
+		if id, err := KeyID(k); err == nil {
+			v.rep.Keys = append(v.rep.Keys, id)
+		}
+	}
+	if len(v.keys) == 0 {
+		v.problem(Problem{Kind: ProblemKey, Message: "no public key to verify signatures with: pass the bench's public key (--key bench.pub)"})
+	}
+}
+
+// indexRun is what the index says about one run.
+type indexRun struct { // lines are 1-based; 0 is "no such line"
+	openLine, sealLine int
+	sealed             IndexEntry
+	fixture            string
+}
+
+func (v *verifier) archive(dir string) {
+	runs, haveIndex := v.index(dir)
+
+	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		v.problem(Problem{Kind: ProblemMissing, File: RunsDir, Message: err.Error()})
+	}
+	onDisk := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			v.problem(Problem{Kind: ProblemExtra, File: RunsDir + "/" + e.Name(), Message: "not a run folder"})
+			continue
+		}
+		onDisk[e.Name()] = true
+	}
+	if !haveIndex && len(onDisk) > 0 {
+		v.problem(Problem{Kind: ProblemMissing, File: IndexFile, Message: fmt.Sprintf("the archive has %d run folders and no index", len(onDisk))})
+	}
+	ids := make([]string, 0, len(runs)+len(onDisk))
+	for id := range runs {
+		ids = append(ids, id)
+	}
+	for id := range onDisk {
+		if _, ok := runs[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		ir, inIndex := runs[id]
+		if !inIndex {
+			ir = &indexRun{}
+		}
+		runRel := RunsDir + "/" + id
+		if !onDisk[id] {
+			line := ir.openLine
+			if ir.sealLine > 0 {
+				line = ir.sealLine
+			}
+			v.problem(Problem{Kind: ProblemMissing, File: runRel, Run: id,
+				Message: fmt.Sprintf("the index names this run (%s line %d) but its folder is gone", IndexFile, line)})
+			v.rep.Runs = append(v.rep.Runs, RunStatus{ID: id, State: RunMissing, Fixture: ir.fixture})
+			continue
+		}
+		before := len(v.rep.Problems)
+		st := v.run(filepath.Join(dir, RunsDir, id), id, runRel+"/")
+		if !inIndex && st.State != RunIncomplete {
+			// (An incomplete run may miss its line: cut off between mkdir
+			// and the index append. v.run has said it is incomplete.)
+			v.problem(Problem{Kind: ProblemIndex, File: runRel, Run: id,
+				Message: fmt.Sprintf("run folder not in %s (added from elsewhere, or its index line was removed)", IndexFile)})
+		} else if st.State != RunIncomplete {
+			switch {
+			case ir.sealLine == 0:
+				v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: ir.openLine, Run: id,
+					Message: "the run folder is sealed but the index has no \"sealed\" line for it"})
+			default:
+				v.checkSealLine(dir, id, *ir)
+			}
+		}
+		if len(v.rep.Problems) > before && st.State == RunVerified {
+			st.State = RunInvalid
+		}
+		v.rep.Runs = append(v.rep.Runs, st)
+	}
+}
+
+// checkSealLine compares the index's digests for a sealed run with the files.
+func (v *verifier) checkSealLine(dir, id string, ir indexRun) {
+	for _, f := range []struct{ name, want string }{
+		{RecordFile, ir.sealed.Record}, {EnvelopeFile, ir.sealed.Envelope},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, RunsDir, id, f.name))
+		if err != nil {
+			continue // v.run reported it
+		}
+		if got := sha256Hex(b); got != f.want {
+			v.problem(Problem{Kind: ProblemDigest, File: RunsDir + "/" + id + "/" + f.name, Run: id,
+				Message: fmt.Sprintf("SHA-256 %s, but %s line %d says %s", short(got), IndexFile, ir.sealLine, short(f.want))})
+		}
+	}
+}
+
+// index reads and checks index.jsonl and returns what it says per run. A
+// break in the chain is reported at the line where it shows: a changed line
+// k shows at line k+1, removed lines at the first line after the gap,
+// swapped lines at each of them.
+func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
+	runs := map[string]*indexRun{}
+	b, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Message: unwrapPath(err).Error()})
+		}
+		return runs, false
+	}
+	lines := bytes.Split(b, []byte{'\n'})
+	torn := lines[len(lines)-1]
+	lines = lines[:len(lines)-1] // what follows the last newline
+	prevHash, prevSeq := "", 0
+	bad := func(line int, run, format string, a ...any) {
+		v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: line, Run: run, Message: fmt.Sprintf(format, a...)})
+	}
+	for i, line := range lines {
+		n := i + 1
+		var e IndexEntry
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			bad(n, "", "not a valid index line: %v", err)
+			prevHash, prevSeq = sha256Hex(line), prevSeq+1
+			continue
+		}
+		if e.Seq != prevSeq+1 {
+			bad(n, e.Run, "seq %d follows seq %d: lines were removed, inserted or reordered", e.Seq, prevSeq)
+		}
+		if e.Prev != prevHash {
+			if n == 1 {
+				bad(n, e.Run, "the first line must have an empty prev, has %s: lines before it were removed", short(e.Prev))
+			} else {
+				bad(n, e.Run, "prev %s is not the SHA-256 of line %d (%s): line %d was changed, or lines were removed, inserted or reordered", short(e.Prev), n-1, short(prevHash), n-1)
+			}
+		}
+		prevHash, prevSeq = sha256Hex(line), e.Seq
+		ir := runs[e.Run]
+		switch e.State {
+		case StateOpen:
+			if ir != nil && ir.openLine > 0 {
+				bad(n, e.Run, "run opened again (first on line %d)", ir.openLine)
+				continue
+			}
+			if ir == nil {
+				ir = &indexRun{}
+				runs[e.Run] = ir
+			}
+			ir.openLine, ir.fixture = n, e.Fixture
+		case StateSealed:
+			if ir == nil || ir.openLine == 0 {
+				bad(n, e.Run, "run sealed but never opened before this line")
+				if ir == nil {
+					ir = &indexRun{}
+					runs[e.Run] = ir
+				}
+			}
+			if ir.sealLine > 0 {
+				bad(n, e.Run, "run sealed again (first on line %d)", ir.sealLine)
+				continue
+			}
+			ir.sealLine, ir.sealed = n, e
+		default:
+			bad(n, e.Run, "state %q is neither %q nor %q", e.State, StateOpen, StateSealed)
+		}
+	}
+	v.rep.IndexLines = len(lines)
+	if len(torn) > 0 {
+		bad(len(lines)+1, "", "the last line is cut off (%d bytes, no newline): a write was interrupted", len(torn))
+	}
+	return runs, true
+}
+
+// run verifies one run folder. relDir prefixes file names in problems.
+func (v *verifier) run(dir, id, relDir string) RunStatus {
+	st := RunStatus{ID: id, State: RunVerified}
+	bad := func(kind, file, format string, a ...any) {
+		v.problem(Problem{Kind: kind, File: relDir + file, Run: id, Message: fmt.Sprintf(format, a...)})
+		if st.State == RunVerified {
+			st.State = RunInvalid
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, IncompleteFile)); err == nil {
+		st.State = RunIncomplete
+		var m struct {
+			Fixture string `json:"fixture"`
+			Opened  string `json:"opened"`
+		}
+		json.Unmarshal(b, &m)
+		st.Fixture = m.Fixture
+		msg := fmt.Sprintf("opened %s and never sealed (the bench stopped during the run: crash, power loss or kill)", m.Opened)
+		if exists(filepath.Join(dir, RecordFile)) {
+			msg = fmt.Sprintf("opened %s; sealing was cut off (record written, marker not removed)", m.Opened)
+		}
+		if !v.opts.AllowIncomplete {
+			v.problem(Problem{Kind: ProblemIncomplete, File: relDir + IncompleteFile, Run: id, Message: msg})
+		}
+		return st
+	}
+
+	recJSON, recErr := os.ReadFile(filepath.Join(dir, RecordFile))
+	if recErr != nil {
+		bad(ProblemMissing, RecordFile, "%v", unwrapPath(recErr))
+	}
+	envJSON, envErr := os.ReadFile(filepath.Join(dir, EnvelopeFile))
+	if envErr != nil {
+		bad(ProblemMissing, EnvelopeFile, "%v", unwrapPath(envErr))
+	}
+
+	// The signature first: it is what makes the rest worth checking.
+	var st8 *Statement
+	if envErr == nil {
+		env, err := ParseEnvelope(envJSON)
+		if err != nil {
+			bad(ProblemEnvelope, EnvelopeFile, "%v", err)
+		} else if keyID, err := env.Verify(v.keys...); err != nil {
+			bad(ProblemSignature, EnvelopeFile, "%v", err)
+		} else if st8, err = env.Statement(); err != nil {
+			bad(ProblemEnvelope, EnvelopeFile, "%v", err)
+		} else {
+			st.KeyID = keyID
+		}
+	}
+	var rec *Record
+	if recErr == nil {
+		if st8 != nil {
+			want, ok := st8.SubjectDigest(RecordSubject)
+			if got := sha256Hex(recJSON); !ok {
+				bad(ProblemEnvelope, EnvelopeFile, "the signed statement has no %q subject", RecordSubject)
+			} else if got != want {
+				bad(ProblemDigest, RecordFile, "SHA-256 %s, but the signed statement says %s: the record was changed after signing", short(got), short(want))
+			}
+		}
+		r, err := ParseRecord(recJSON)
+		if err != nil {
+			bad(ProblemRecord, RecordFile, "%v", strings.ReplaceAll(err.Error(), "\n", "; "))
+		} else {
+			rec = r
+			st.Fixture, st.Verdict = r.Fixture.Name, r.Verdict
+			if r.RunID != id {
+				bad(ProblemRecord, RecordFile, "run_id %q, but the folder is %q (moved or swapped?)", r.RunID, id)
+			}
+			if st.KeyID != "" && r.Bench.KeyID != "" && r.Bench.KeyID != st.KeyID {
+				bad(ProblemSignature, EnvelopeFile, "signed by key %s, the record names key %s", short(st.KeyID), short(r.Bench.KeyID))
+			}
+		}
+	}
+
+	// Evidence: every listed file as recorded, and nothing unlisted.
+	listed := map[string]bool{}
+	if rec != nil {
+		for _, f := range rec.Evidence {
+			listed[f.Path] = true
+			size, sum, err := fileDigest(filepath.Join(dir, filepath.FromSlash(f.Path)))
+			switch {
+			case err != nil:
+				bad(ProblemMissing, f.Path, "%s evidence listed in the record: %v", f.Kind, unwrapPath(err))
+			case size != f.Size:
+				bad(ProblemSize, f.Path, "%s evidence is %d bytes, the record says %d", f.Kind, size, f.Size)
+			case sum != f.SHA256:
+				bad(ProblemDigest, f.Path, "%s evidence SHA-256 %s, the record says %s", f.Kind, short(sum), short(f.SHA256))
+			}
+		}
+		st.Evidence = len(rec.Evidence)
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, EvidenceDir)); err == nil && rec != nil {
+		for _, e := range ents {
+			p := EvidenceDir + "/" + e.Name()
+			if !listed[p] {
+				bad(ProblemExtra, p, "not listed in the record (added after sealing?)")
+			}
+		}
+	}
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			switch e.Name() {
+			case RecordFile, EnvelopeFile, EvidenceDir:
+			default:
+				bad(ProblemExtra, e.Name(), "unexpected file in a sealed run folder")
+			}
+		}
+	}
+	return st
+}
+
+func fileDigest(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func rel(base, path string) string {
+	if r, err := filepath.Rel(base, path); err == nil {
+		return filepath.ToSlash(r)
+	}
+	return path
+}
+
+// unwrapPath drops the absolute path from a *PathError: the problem names
+// the file already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errors.New("file is missing")
+		}
+		return pe.Err
+	}
+	return err
+}
+
+func short(digest string) string {
+	if len(digest) > 16 {
+		return digest[:16] + "…"
+	}
+	return digest
+}
