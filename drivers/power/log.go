@@ -75,10 +75,11 @@ func (l *Log) Events() []Event {
 	return append([]Event(nil), l.events...)
 }
 
-// Err returns the first error writing to the writer. Events are kept in
-// memory regardless, and switching goes on: leaving hardware in a known state
-// matters more than the file, but a run whose evidence file is incomplete
-// must not be signed as complete.
+// Err returns the first error writing to the writer; after it the Log
+// writes no more (the file is incomplete either way). Events are kept in
+// memory regardless, to be written again from Events, and switching goes on:
+// leaving hardware in a known state matters more than the file. A run whose
+// evidence file is incomplete must not be signed as complete.
 func (l *Log) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -116,10 +116,8 @@ func lineNames() []string {
 	return names
 }
 
-// Line returns the GPIO line called name, or an *UnknownLineError listing the
-// lines that exist. To tell whether two names (an alias and a line) are the
-// same line, compare the names of their gpio.RealPin.Real() when they are
-// aliases.
+// Line returns the GPIO line called name (a line's name or an alias), or an
+// *UnknownLineError listing the lines that exist.
 func Line(name string) (gpio.PinIO, error) {
 	if err := Init(); err != nil {
 		return nil, err
@@ -129,4 +127,21 @@ func Line(name string) (gpio.PinIO, error) {
 		return nil, &UnknownLineError{Name: name, Known: lineNames()}
 	}
 	return p, nil
+}
+
+// LineName returns the name of the line that name refers to: the line's own
+// name when name is an alias (P1_11 is GPIO17 on a Raspberry Pi). Two
+// fixtures whose lines have the same LineName share a line.
+func LineName(name string) (string, error) {
+	p, err := Line(name)
+	if err != nil {
+		return "", err
+	}
+	for {
+		r, ok := p.(gpio.RealPin)
+		if !ok {
+			return p.Name(), nil
+		}
+		p = r.Real()
+	}
 }

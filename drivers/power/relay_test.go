@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -392,5 +393,55 @@ func TestUnknownLineListsExisting(t *testing.T) {
 	lines, err := Lines()
 	if err != nil || !strings.Contains(strings.Join(lines, ","), "GPIO4,GPIO17,GPIO27") {
 		t.Errorf("Lines() = %v, %v", lines, err)
+	}
+}
+
+func TestLineNameResolvesAliases(t *testing.T) {
+	powertest.Register(t, "GPIO17", gpio.High)
+	if err := gpioreg.RegisterAlias("P1_11", "GPIO17"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gpioreg.Unregister("P1_11") })
+	for _, name := range []string{"GPIO17", "P1_11"} {
+		if got, err := LineName(name); err != nil || got != "GPIO17" {
+			t.Errorf("LineName(%s) = %q, %v; want GPIO17", name, got, err)
+		}
+	}
+	if _, err := LineName("P1_99"); !errors.Is(err, ErrUnknownLine) {
+		t.Errorf("LineName(P1_99) = %v, want ErrUnknownLine", err)
+	}
+	// A relay opened by its alias drives the line.
+	r, err := NewRelay(RelayConfig{Line: "P1_11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.On(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if gpioreg.ByName("GPIO17").Read() != gpio.High {
+		t.Error("relay opened by alias did not drive GPIO17")
+	}
+}
+
+// BenchmarkRelayOnOff measures one On and one Off, each with its event
+// marshalled and written.
+func BenchmarkRelayOnOff(b *testing.B) {
+	pin := powertest.NewPin("GPIO17", gpio.High)
+	if err := pin.Register(); err != nil {
+		b.Fatal(err)
+	}
+	defer pin.Unregister()
+	r, err := NewRelay(RelayConfig{Line: "GPIO17", Log: NewLog(io.Discard, time.Time{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		if err := r.On(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Off(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -17,15 +17,19 @@ import (
 // The bench command uses it three ways, so that an error, a panic and a
 // signal all end with every line safe:
 //
-//	var safety power.Safety
-//	ctx, stop := safety.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-//	defer stop()
-//	defer safety.SafeAllInto(&err) // runs on return and on panic
-//	... safety.Register("cam-1 power", relay) ...
+//	func run(ctx context.Context) (err error) {
+//		var safety power.Safety
+//		ctx, stop := safety.NotifyContext(ctx) // SIGINT, SIGTERM
+//		defer func() { err = errors.Join(err, stop()) }()
+//		defer safety.SafeAllInto(&err) // on return and on panic
+//		relay, err := power.NewRelay(...)
+//		...
+//		safety.Register(`fixture "cam-1" power`, relay)
+//		...
+//	}
 //
-// A panic in another goroutine kills the process without running the
-// deferred calls of this one; goroutines that switch power should defer
-// SafeAllInto too (or recover and report).
+// A panic unwinds only its own goroutine's deferred calls before it ends
+// the process, so a goroutine that switches power defers SafeAllInto too.
 type Safety struct {
 	mu    sync.Mutex
 	items []registered
