@@ -48,19 +48,25 @@ func (s *Safety) Register(name string, sf Safer) {
 	s.items = append(s.items, registered{name, sf})
 }
 
-// SafeAll drives every registered switch and button to its safe state, in the
-// order they were registered. A switch that fails or panics does not stop the
-// others; the errors are joined, each naming its switch.
+// SafeAll drives every registered switch and button to its safe state, all
+// at once, so that a slow one (a PDU command waiting for its timeout) does
+// not keep a relay on meanwhile. A switch that fails or panics does not stop
+// the others; the errors are joined in registration order, each naming its
+// switch.
 func (s *Safety) SafeAll() error {
 	s.mu.Lock()
 	items := append([]registered(nil), s.items...)
 	s.mu.Unlock()
-	var errs []error
-	for _, it := range items {
-		if err := safeOne(it.s); err != nil {
-			errs = append(errs, fmt.Errorf("safe state of %s: %w", it.name, err))
-		}
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() {
+			if err := safeOne(it.s); err != nil {
+				errs[i] = fmt.Errorf("safe state of %s: %w", it.name, err)
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

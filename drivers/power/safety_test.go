@@ -3,9 +3,11 @@ package power
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 )
@@ -47,7 +49,13 @@ func TestSafeAllAfterPanic(t *testing.T) {
 	if bpin.Read() != gpio.Low {
 		t.Error("button not released after the panic")
 	}
-	wantEvents(t, g.log, "GPIO17 on Low", "GPIO17 safe High", "GPIO27 safe Low")
+	// SafeAll works on all switches at once: the two safe events may come
+	// in either order.
+	got := summary(g.log.Events())
+	slices.Sort(got[1:])
+	if want := []string{"GPIO17 on Low", "GPIO17 safe High", "GPIO27 safe Low"}; !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
 }
 
 func TestSafeAllGoesOnPastFailures(t *testing.T) {
@@ -138,5 +146,41 @@ func TestNotifyContextStopWithoutSignal(t *testing.T) {
 	}
 	if pin.Read() != gpio.High || len(g.log.Events()) != 1 {
 		t.Error("stop without a signal touched the relay")
+	}
+}
+
+// stuck is a switch whose SafeState blocks until released, like a PDU
+// command waiting for its timeout.
+type stuck struct{ release chan struct{} }
+
+func (s stuck) SafeState() error { <-s.release; return errors.New("PDU timed out") }
+
+func TestSafeAllDoesNotWaitForASlowSwitch(t *testing.T) {
+	g := newRig()
+	var safety Safety
+	r, pin := g.relay(t, RelayConfig{Line: "GPIO17"})
+	if err := r.On(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	safe := make(chan gpio.Level, 1)
+	pin.Follow(func(l gpio.Level) { safe <- l })
+	slow := stuck{make(chan struct{})}
+	safety.Register("fixture a (PDU)", slow)
+	safety.Register("fixture b", r)
+	done := make(chan error, 1)
+	go func() { done <- safety.SafeAll() }()
+	select {
+	case l := <-safe:
+		if l != gpio.Low {
+			t.Errorf("relay went to %s, want Low", l)
+		}
+	case <-done:
+		t.Fatal("SafeAll returned while a switch was still stuck")
+	case <-time.After(10 * time.Second):
+		t.Fatal("relay not made safe while another switch was stuck")
+	}
+	close(slow.release)
+	if err := result(t, done); err == nil || !strings.Contains(err.Error(), "fixture a (PDU): PDU timed out") {
+		t.Errorf("SafeAll = %v, want the slow switch's error", err)
 	}
 }
