@@ -84,7 +84,7 @@ func writeRun(t testing.TB, a *Archive, key crypto.Signer, fixture string) *Run 
 			ID: "default-credentials/uart-login", Suite: "default-credentials", Title: "No default password on the UART",
 			References: References{EN303645: []string{"5.1-1"}, TS103701: []string{"5.1-1-2a"}},
 			Verdict:    Fail, Reason: "root accepted without password",
-			Evidence:   []EvidenceRef{{Path: "evidence/console-" + fixture + ".jsonl", FromNs: 2000, ToNs: 3000}},
+			Evidence: []EvidenceRef{{Path: "evidence/console-" + fixture + ".jsonl", FromNs: 2000, ToNs: 3000}},
 		}, {
 			ID: "update/tampered", Suite: "update", Title: "Tampered image refused",
 			References: References{EN303645: []string{"5.3-2"}, TS103701: []string{"5.3-2-2"}},
