@@ -19,7 +19,9 @@ const DefaultCommandTimeout = 30 * time.Second
 // command-line client, a pdudaemon client, uhubctl. Each command is an argv
 // run without a shell.
 type CommandConfig struct {
-	// Name names the switch in events and errors; "" means "command".
+	// Name names the switch in errors; "" means "command". Events name it
+	// "command", as the power-event format says, with the argv run as their
+	// detail.
 	Name string
 	// On and Off are required. Cycle is optional: without it, Cycle is Off,
 	// the minimum off-time, On.
@@ -74,7 +76,7 @@ func NewCommand(cfg CommandConfig) (*Command, error) {
 	if s.timeout == 0 {
 		s.timeout = DefaultCommandTimeout
 	}
-	s.c = newCore(name, cfg.MinOff, cfg.SafeOn, cfg.Log)
+	s.c = newCore(name, "command", cfg.MinOff, cfg.SafeOn, cfg.Log)
 	s.c.set = s.set
 	return s, nil
 }
@@ -84,6 +86,7 @@ func (s *Command) set(ctx context.Context, on bool, ev *Event) error {
 	if on {
 		argv = s.on
 	}
+	ev.Detail = fmt.Sprintf("%q", argv)
 	out, err := run(ctx, argv, s.timeout)
 	ev.Output = out
 	return err
@@ -114,18 +117,12 @@ func (s *Command) Cycle(ctx context.Context) error {
 	if err := c.check(ctx, ActionCycle, c.safed); err != nil {
 		return err
 	}
-	ev := Event{Switch: c.name, Action: ActionCycle}
-	out, err := run(ctx, s.cycle, s.timeout)
-	ev.Output = out
-	if err != nil {
-		c.state = stateUnknown
-		ev.Err = err.Error()
-		c.log.record(ev)
-		return &Error{Switch: c.name, Action: ActionCycle, Err: err}
-	}
-	c.state = stateOn
-	c.log.record(ev)
-	return nil
+	return c.apply(ActionCycle, true, func(ev *Event) error {
+		ev.Detail = fmt.Sprintf("%q", s.cycle)
+		out, err := run(ctx, s.cycle, s.timeout)
+		ev.Output = out
+		return err
+	})
 }
 
 // SafeState runs the off command (the on command if SafeOn), without a

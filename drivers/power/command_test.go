@@ -5,6 +5,7 @@ package power
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,6 +45,9 @@ func (p *pdu) script(t *testing.T, name, body string) {
 		t.Fatal(err)
 	}
 }
+
+// quote renders argv as events' detail does.
+func quote(argv ...string) string { return fmt.Sprintf("%q", argv) }
 
 func (p *pdu) path(name string) string { return filepath.Join(p.dir, name) }
 
@@ -86,7 +90,8 @@ func TestCommandOnOffKeepsOutput(t *testing.T) {
 		t.Errorf("PDU was told %q, want on off off", got)
 	}
 	evs := g.log.Events()
-	wantEvents(t, g.log, "command on", "command off", "command safe")
+	on, off := quote(p.path("pdu"), "on"), quote(p.path("pdu"), "off")
+	wantEvents(t, g.log, "command on "+on, "command off "+off, "command safe "+off)
 	if evs[0].Output != "outlet 3 on ok\n" || evs[2].Output != "outlet 3 off ok\n" {
 		t.Errorf("outputs %q, %q", evs[0].Output, evs[2].Output)
 	}
@@ -209,7 +214,7 @@ func TestCommandCycleWithoutCycleCommand(t *testing.T) {
 	if got := p.outlet(t); got != "off on" {
 		t.Errorf("PDU was told %q, want off on", got)
 	}
-	wantEvents(t, g.log, "command cycle minimum off-time 2s", "command off", "command wait 2s", "command on")
+	wantEvents(t, g.log, "command cycle minimum off-time 2s", "command off "+quote(p.path("pdu"), "off"), "command wait 2s", "command on "+quote(p.path("pdu"), "on"))
 }
 
 func TestCommandCycleCommand(t *testing.T) {
@@ -224,7 +229,7 @@ func TestCommandCycleCommand(t *testing.T) {
 		t.Errorf("PDU was told %q, want reboot", got)
 	}
 	evs := g.log.Events()
-	if len(evs) != 1 || evs[0].Action != ActionCycle || evs[0].Output != "outlet 3 reboot ok\n" {
+	if len(evs) != 1 || evs[0].Action != ActionCycle || evs[0].Switch != "command" || evs[0].Detail != quote(p.path("pdu"), "reboot") || evs[0].Output != "outlet 3 reboot ok\n" {
 		t.Errorf("events %+v, want one cycle event with the output", evs)
 	}
 }

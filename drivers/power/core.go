@@ -10,7 +10,8 @@ import (
 // be, since when it has been off, and the minimum off-time between them.
 // The electrical (or command) work is set's.
 type core struct {
-	name   string
+	name   string // in errors
+	event  string // in events: the line name, or "command"
 	minOff time.Duration
 	safeOn bool
 	log    *Log
@@ -38,17 +39,23 @@ const (
 	stateOff
 )
 
-func newCore(name string, minOff time.Duration, safeOn bool, log *Log) *core {
+func newCore(name, event string, minOff time.Duration, safeOn bool, log *Log) *core {
 	if log == nil {
 		log = NewLog(nil, time.Time{})
 	}
-	return &core{name: name, minOff: minOff, safeOn: safeOn, log: log, clk: realClock{}, safed: make(chan struct{})}
+	return &core{name: name, event: event, minOff: minOff, safeOn: safeOn, log: log, clk: realClock{}, safed: make(chan struct{})}
 }
 
 // switchTo runs set and records the transition as action a; c.mu is held.
 func (c *core) switchTo(ctx context.Context, a Action, on bool) error {
-	ev := Event{Switch: c.name, Action: a}
-	err := c.set(ctx, on, &ev)
+	return c.apply(a, on, func(ev *Event) error { return c.set(ctx, on, ev) })
+}
+
+// apply runs do, which leaves the switch on or off, records it as action a
+// and updates the state; c.mu is held.
+func (c *core) apply(a Action, on bool, do func(ev *Event) error) error {
+	ev := Event{Switch: c.event, Action: a}
+	err := do(&ev)
 	if err != nil {
 		c.state = stateUnknown
 		ev.Err = err.Error()
@@ -129,7 +136,7 @@ func (c *core) onOrRemaining(ctx context.Context, safed <-chan struct{}) (time.D
 	if wait <= 0 {
 		return 0, c.switchTo(ctx, ActionOn, true)
 	}
-	c.log.record(Event{Switch: c.name, Action: ActionWait, Detail: wait.String()})
+	c.log.record(Event{Switch: c.event, Action: ActionWait, Detail: wait.String()})
 	return wait, nil
 }
 
@@ -148,7 +155,7 @@ func (c *core) cycleOff(ctx context.Context) (<-chan struct{}, error) {
 	if err := c.check(ctx, ActionCycle, safed); err != nil {
 		return nil, err
 	}
-	c.log.record(Event{Switch: c.name, Action: ActionCycle, Detail: "minimum off-time " + c.minOff.String()})
+	c.log.record(Event{Switch: c.event, Action: ActionCycle, Detail: "minimum off-time " + c.minOff.String()})
 	return safed, c.switchTo(ctx, ActionOff, false)
 }
 

@@ -52,7 +52,7 @@ func newRelay(p gpio.PinOut, cfg RelayConfig) *Relay {
 	if cfg.ActiveLow {
 		r.on = gpio.Low
 	}
-	r.c = newCore(cfg.Line, cfg.MinOff, cfg.SafeOn, cfg.Log)
+	r.c = newCore(cfg.Line, cfg.Line, cfg.MinOff, cfg.SafeOn, cfg.Log)
 	r.c.set = r.set
 	return r
 }
