@@ -1,0 +1,479 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Config says how to open a console.
+type Config struct {
+	Name string // the fixture's name, for errors and notes
+	Port Port   // Serial{...} or TCP{...}
+
+	// Transcript receives the JSON Lines transcript (formats.md): every
+	// byte read and written, and the port's events. Nil discards it.
+	Transcript io.Writer
+	// Epoch is time zero for the transcript's mono_ns, normally the run's
+	// start shared by all recorders; zero means "now".
+	Epoch time.Time
+
+	// CharDelay is a pause after each byte sent, for consoles that drop
+	// characters when typed at full speed.
+	CharDelay time.Duration
+	// Newline ends the lines SendLine, Login and Run send; default "\n".
+	Newline string
+	// Prompts are the device's prompts, for Login and Run.
+	Prompts Prompts
+	// Backlog is how much recent normalized output is kept for a wait
+	// that starts after it arrived and for Match.Before; default and
+	// minimum 64 KiB.
+	Backlog int
+	// MaxBackoff caps the wait between attempts to reopen a lost port;
+	// default 2s. Attempts start 20ms apart and double.
+	MaxBackoff time.Duration
+}
+
+// Prompts are what a device prints around a login, from its profile.
+// Login and Shell are required for Login; Shell lets Run resynchronize on
+// the prompt after each command. The others are optional.
+type Prompts struct {
+	Login    Pattern // e.g. Literal("login: ")
+	Password Pattern // e.g. Literal("Password: ")
+	Shell    Pattern // e.g. MustRegexp(`[#$] $`)
+	Failed   Pattern // e.g. Literal("Login incorrect")
+	Lockout  Pattern // e.g. MustRegexp(`(?i)locked|too many`)
+}
+
+const (
+	minBacklog = 4 * MaxWidthLimit
+	tailLen    = 512
+	readSize   = 4096
+)
+
+// Console is one open device console. Its methods are safe for concurrent
+// use, but only one wait (Expect, Wait, Login, Run) can be in progress at
+// a time; standing watches run alongside.
+type Console struct {
+	cfg     Config
+	rec     *recorder
+	newline string
+
+	mu      sync.Mutex
+	st      *stream
+	conn    conn       // nil while the port is lost
+	lost    *LostError // why, while lost
+	closed  bool
+	taps    map[chan []byte]struct{}
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the reader has ended
+
+	wmu sync.Mutex // one writer at a time, so sends don't interleave
+}
+
+// Open opens the console's port, starts recording, and starts the reader
+// that keeps reading (and reopening the port after a loss) until Close.
+// It fails if the port cannot be opened now, saying what to check.
+func Open(ctx context.Context, cfg Config) (*Console, error) {
+	if cfg.Port == nil {
+		return nil, fmt.Errorf("console %q: no port: give a serial path, a USB vid/pid, or a serial server address", cfg.Name)
+	}
+	if s, ok := cfg.Port.(Serial); ok {
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("console %q: %w", cfg.Name, err)
+		}
+	}
+	cn, err := cfg.Port.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("console %q: %w", cfg.Name, err)
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 2 * time.Second
+	}
+	c := &Console{
+		cfg:     cfg,
+		rec:     newRecorder(cfg.Transcript, cfg.Epoch),
+		newline: cfg.Newline,
+		st:      newStream(max(cfg.Backlog, minBacklog)),
+		conn:    cn,
+		taps:    make(map[chan []byte]struct{}),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if c.newline == "" {
+		c.newline = "\n"
+	}
+	c.rec.event(EventOpen, cfg.Port.String())
+	go c.read(cn)
+	return c, nil
+}
+
+// Name returns the console's name from its Config.
+func (c *Console) Name() string { return c.cfg.Name }
+
+// Close stops the reader, closes the port, records the close and reports
+// whether the transcript was written completely.
+func (c *Console) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.rec.failed()
+	}
+	c.closed = true
+	close(c.stop)
+	cn := c.conn
+	if w := c.st.wait; w != nil {
+		w.finish(nil, c.closedErr())
+		c.st.wait = nil
+	}
+	c.mu.Unlock()
+	if cn != nil {
+		cn.Close()
+	}
+	<-c.stopped
+	c.mu.Lock()
+	for t := range c.taps {
+		close(t)
+		delete(c.taps, t)
+	}
+	c.mu.Unlock()
+	c.rec.event(EventClose, "")
+	return c.rec.failed()
+}
+
+func (c *Console) closedErr() error { return fmt.Errorf("console %q: %w", c.cfg.Name, ErrClosed) }
+
+// Note writes a bench-side note into the transcript (event "note"), e.g.
+// what a test case is about to do.
+func (c *Console) Note(detail string) { c.rec.event(EventNote, detail) }
+
+// read is the always-on reader: every byte goes to the transcript first,
+// then to the engine and any Attach, whether or not anything waits.
+func (c *Console) read(cn conn) {
+	defer close(c.stopped)
+	buf := make([]byte, readSize)
+	for {
+		n, err := cn.Read(buf)
+		if n > 0 {
+			c.rec.data(dirRx, buf[:n], time.Now())
+			c.mu.Lock()
+			c.st.feed(buf[:n])
+			c.tap(buf[:n])
+			c.mu.Unlock()
+		}
+		if err == nil {
+			continue // data, or (0, nil): no data yet
+		}
+		if cn = c.reopen(cn, err); cn == nil {
+			return
+		}
+	}
+}
+
+// tap passes device bytes to Attach; a display that can't keep up misses
+// bytes (the transcript has them), the reader never blocks. Called with mu.
+func (c *Console) tap(b []byte) {
+	for t := range c.taps {
+		select {
+		case t <- append([]byte(nil), b...):
+		default:
+		}
+	}
+}
+
+// reopen handles a lost port: it records the loss, fails the wait in
+// flight with ErrLost, then tries to open the port again, backing off,
+// until it returns or the console is closed (then it returns nil).
+func (c *Console) reopen(old conn, cause error) conn {
+	old.Close()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	lost := &LostError{Console: c.cfg.Name, Cause: cause}
+	lostAt := time.Now()
+	c.rec.event(EventLost, cause.Error())
+	c.conn, c.lost = nil, lost
+	c.st.cut()
+	if w := c.st.wait; w != nil {
+		w.finish(nil, lost)
+		c.st.wait = nil
+	}
+	c.tap([]byte(fmt.Sprintf("\r\n[console %q lost: %v; waiting for it to return]\r\n", c.cfg.Name, cause)))
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	backoff := 20 * time.Millisecond
+	var lastErr error
+	for attempts := 1; ; attempts++ {
+		t := time.NewTimer(backoff)
+		select {
+		case <-c.stop:
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		cn, err := c.cfg.Port.open(ctx)
+		if err != nil {
+			lastErr = err
+			backoff = min(2*backoff, c.cfg.MaxBackoff)
+			continue
+		}
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			cn.Close()
+			return nil
+		}
+		detail := fmt.Sprintf("%s back after a gap of %v (%d attempts)", c.cfg.Port, time.Since(lostAt).Round(time.Millisecond), attempts)
+		if lastErr != nil {
+			detail += "; last failure: " + lastErr.Error()
+		}
+		c.rec.event(EventReopen, detail)
+		c.conn, c.lost = cn, nil
+		c.tap([]byte(fmt.Sprintf("\r\n[console %q back]\r\n", c.cfg.Name)))
+		c.mu.Unlock()
+		return cn
+	}
+}
+
+// Send writes s to the device, recording it as tx. With Config.CharDelay
+// it writes one byte at a time, pausing after each.
+func (c *Console) Send(ctx context.Context, s string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	cn, err := c.conn, c.usable()
+	if err == nil && cn == nil {
+		err = c.lost
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if c.cfg.CharDelay <= 0 {
+		return c.write(cn, []byte(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if err := c.write(cn, []byte{s[i]}); err != nil {
+			return err
+		}
+		t := time.NewTimer(c.cfg.CharDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("console %q: send %q: stopped after %d of %d bytes: %w", c.cfg.Name, s, i+1, len(s), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// SendLine sends s followed by Config.Newline.
+func (c *Console) SendLine(ctx context.Context, s string) error {
+	return c.Send(ctx, s+c.newline)
+}
+
+// write records b before writing it, so the transcript shows it ahead of
+// the device's echo.
+func (c *Console) write(cn conn, b []byte) error {
+	c.rec.data(dirTx, b, time.Now())
+	for len(b) > 0 {
+		n, err := cn.Write(b)
+		b = b[n:]
+		if err != nil {
+			c.rec.event(EventNote, fmt.Sprintf("write failed with %d bytes unsent: %v", len(b), err))
+			return &LostError{Console: c.cfg.Name, Cause: fmt.Errorf("write: %w", err)}
+		}
+	}
+	return nil
+}
+
+// usable reports why the console can't be used, if so. Called with mu.
+func (c *Console) usable() error {
+	if c.closed {
+		return c.closedErr()
+	}
+	if err := c.rec.failed(); err != nil {
+		return fmt.Errorf("console %q: %w", c.cfg.Name, err)
+	}
+	return nil
+}
+
+// Wait describes what to wait for: the first of For to appear, failing
+// with ErrUnwanted if one of Not appears first, with ErrTimeout after
+// Timeout (zero: only ctx limits it).
+type Wait struct {
+	For     []Pattern
+	Not     []Pattern
+	Timeout time.Duration
+}
+
+// Expect waits up to timeout for the first of patterns. See Wait.
+func (c *Console) Expect(ctx context.Context, timeout time.Duration, patterns ...Pattern) (*Match, error) {
+	return c.Wait(ctx, Wait{For: patterns, Timeout: timeout})
+}
+
+// Wait waits for the first of w.For in the output that arrived since the
+// previous match (up to Config.Backlog of it) and from now on, and
+// consumes the output up to the end of the match. The pattern whose
+// match ends first wins; on a tie the one listed first. It ends early
+// with ErrUnwanted (a w.Not pattern or a standing Watch matched first),
+// ErrLost (the port was lost meanwhile; a wait started while the port is
+// lost waits for it to return), or ctx's error.
+func (c *Console) Wait(ctx context.Context, w Wait) (*Match, error) {
+	return c.wait(ctx, w, false)
+}
+
+// wait with now set only looks at the output already received.
+func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
+	var names []string
+	for _, p := range w.For {
+		if !p.IsZero() {
+			names = append(names, p.String())
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("console %q: wait for nothing: give at least one pattern", c.cfg.Name)
+	}
+	began := time.Now()
+	c.mu.Lock()
+	if err := c.usable(); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	if c.st.wait != nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("console %q: %w", c.cfg.Name, ErrBusy)
+	}
+	for _, wa := range c.st.watches {
+		if wa.m != nil {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("console %q: %w", c.cfg.Name, &UnwantedError{Match: wa.m, Watch: true})
+		}
+	}
+	start := max(c.st.consumed, c.st.base)
+	wt := &waiter{start: start, done: make(chan struct{})}
+	wt.want = c.st.newScanners(w.For, false, start)
+	wt.not = c.st.newScanners(w.Not, true, start)
+	c.st.wait = wt
+	c.st.scan() // the backlog
+	c.mu.Unlock()
+
+	var timeout <-chan time.Time
+	if now {
+		timeout = closedTime
+	} else if w.Timeout > 0 {
+		t := time.NewTimer(w.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var why error
+	select {
+	case <-wt.done:
+	case <-timeout:
+	case <-ctx.Done():
+		why = ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-wt.done: // finished, possibly while the timer fired
+		if wt.err != nil {
+			var lost *LostError
+			if errors.As(wt.err, &lost) || errors.Is(wt.err, ErrClosed) {
+				return nil, wt.err
+			}
+			return nil, fmt.Errorf("console %q: %w", c.cfg.Name, wt.err)
+		}
+		return wt.m, nil
+	default:
+	}
+	c.st.wait = nil
+	tail := c.st.tail(tailLen)
+	if why != nil {
+		return nil, fmt.Errorf("console %q: waiting for %v: %w; last output: %q", c.cfg.Name, names, why, tail)
+	}
+	return nil, &TimeoutError{Console: c.cfg.Name, Waiting: names, After: time.Since(began), Tail: tail}
+}
+
+var closedTime = func() chan time.Time { c := make(chan time.Time); close(c); return c }()
+
+// Watch is a standing expect-not: from its start until Stop, it watches
+// the output for its patterns. When one appears, Fired is closed, and the
+// wait in flight, as well as any wait started before Stop, fails with
+// ErrUnwanted. It does not consume output.
+type Watch struct {
+	c        *Console
+	scanners []*scanner
+	start    int64
+	fired    chan struct{}
+	m        *Match // set before fired is closed
+}
+
+// Watch starts watching the output from now on for patterns.
+func (c *Console) Watch(patterns ...Pattern) *Watch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &Watch{c: c, start: c.st.end(), fired: make(chan struct{})}
+	w.scanners = c.st.newScanners(patterns, true, w.start)
+	c.st.watches = append(c.st.watches, w)
+	return w
+}
+
+// Fired is closed when one of the watch's patterns has appeared.
+func (w *Watch) Fired() <-chan struct{} { return w.fired }
+
+// Stop ends the watch and returns its match, or nil if none appeared.
+func (w *Watch) Stop() *Match {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	ws := w.c.st.watches
+	for i := range ws {
+		if ws[i] == w {
+			w.c.st.watches = append(ws[:i:i], ws[i+1:]...)
+			break
+		}
+	}
+	return w.m
+}
+
+// Err returns an *UnwantedError once the watch has fired, else nil.
+func (w *Watch) Err() error {
+	select {
+	case <-w.fired:
+		return fmt.Errorf("console %q: %w", w.c.cfg.Name, &UnwantedError{Match: w.m, Watch: true})
+	default:
+		return nil
+	}
+}
+
+// Absent watches the output for d and returns nil if none of patterns
+// appeared, an *UnwantedError as soon as one does, or ctx's error. Like a
+// Watch it consumes nothing: a wait afterwards still sees that output.
+func (c *Console) Absent(ctx context.Context, d time.Duration, patterns ...Pattern) error {
+	w := c.Watch(patterns...)
+	defer w.Stop()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.Fired():
+		return w.Err()
+	case <-t.C:
+		return w.Err()
+	case <-ctx.Done():
+		return fmt.Errorf("console %q: watching for %d patterns: %w", c.cfg.Name, len(w.scanners), ctx.Err())
+	}
+}

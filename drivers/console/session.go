@@ -1,0 +1,169 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Login logs in with user and password using Config.Prompts, within
+// timeout. It returns nil once the shell prompt appears, or an error that
+// tells the outcomes apart:
+//   - ErrLoginIncorrect: the Failed pattern appeared, or the login
+//     prompt came back (devices that refuse silently);
+//   - ErrLockedOut: the Lockout pattern appeared;
+//   - ErrTimeout: none of the prompts appeared in time;
+//   - ErrLost, ErrClosed, ctx's error: the bench's side failed.
+//
+// It waits for the login prompt first, so call it when the device shows
+// one (send a newline first to ask for a fresh one). If the device asks
+// for no password, the shell prompt after the user name is a success.
+// The password is sent like any input, so it is in the transcript.
+func (c *Console) Login(ctx context.Context, user, password string, timeout time.Duration) error {
+	p := c.cfg.Prompts
+	if p.Login.IsZero() || p.Shell.IsZero() {
+		return fmt.Errorf("console %q: login needs the profile's login and shell prompts", c.cfg.Name)
+	}
+	deadline := time.Now().Add(timeout)
+	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
+	fail := func(step string, err error) error {
+		return fmt.Errorf("login as %q: %s: %w", user, step, err)
+	}
+	// Each wait lists the prompts it accepts; kinds names them in order.
+	const (
+		kLogin = iota
+		kPassword
+		kShell
+		kFailed
+		kLockout
+	)
+	wait := func(kinds ...int) (int, *Match, error) {
+		var ps []Pattern
+		for _, k := range kinds {
+			ps = append(ps, [...]Pattern{p.Login, p.Password, p.Shell, p.Failed, p.Lockout}[k])
+		}
+		m, err := c.Wait(ctx, Wait{For: ps, Timeout: left()})
+		if err != nil {
+			return 0, nil, err
+		}
+		return kinds[m.Index], m, nil
+	}
+	outcome := func(k int, m *Match) error {
+		switch k {
+		case kFailed:
+			return fmt.Errorf("console %q: login as %q: %w (device said %q)", c.cfg.Name, user, ErrLoginIncorrect, m.Text)
+		case kLogin:
+			return fmt.Errorf("console %q: login as %q: %w (the login prompt came back)", c.cfg.Name, user, ErrLoginIncorrect)
+		case kLockout:
+			return fmt.Errorf("console %q: login as %q: %w (device said %q)", c.cfg.Name, user, ErrLockedOut, m.Text)
+		}
+		return nil // the shell prompt
+	}
+
+	k, m, err := wait(kLogin, kLockout)
+	if err != nil {
+		return fail("waiting for the login prompt", err)
+	}
+	if k == kLockout {
+		return outcome(k, m)
+	}
+	// Several prompts may be queued (each newline sent asks for one):
+	// answer the last, or the next would read as "prompt came back".
+	for {
+		if _, err := c.wait(ctx, Wait{For: []Pattern{p.Login}}, true); err != nil {
+			break
+		}
+	}
+	if err := c.SendLine(ctx, user); err != nil {
+		return fail("sending the user name", err)
+	}
+	k, m, err = wait(kPassword, kShell, kFailed, kLockout, kLogin)
+	if err != nil {
+		return fail("waiting for the password prompt", err)
+	}
+	if k != kPassword {
+		return outcome(k, m)
+	}
+	if err := c.SendLine(ctx, password); err != nil {
+		return fail("sending the password", err)
+	}
+	k, m, err = wait(kShell, kFailed, kLockout, kLogin)
+	if err != nil {
+		return fail("waiting for the shell prompt", err)
+	}
+	return outcome(k, m)
+}
+
+// Result is what Run got back.
+type Result struct {
+	Output    string // normalized output, without the echoed command line
+	Status    int    // the command's exit status ($?)
+	Truncated bool   // the output was longer than Config.Backlog; its beginning is missing
+}
+
+// Run runs a shell command (one line) on the device and returns its output
+// and exit status. It sends
+//
+//	COMMAND; echo __CB_''NONCE_$?__
+//
+// and waits for __CB_NONCE_<digits>__, which only the shell's expansion
+// produces: the echoed command line shows ” and $? and cannot match, and
+// prompt-like text in the output is never mistaken for the end. Then, if
+// Config.Prompts.Shell is set, it waits for the prompt so the next command
+// starts clean. Call it at a shell prompt.
+func (c *Console) Run(ctx context.Context, command string, timeout time.Duration) (Result, error) {
+	if strings.ContainsAny(command, "\r\n") {
+		return Result{}, fmt.Errorf("console %q: run %q: one line only: join commands with ; or &&", c.cfg.Name, command)
+	}
+	deadline := time.Now().Add(timeout)
+	nonce := newNonce()
+	marker := MustRegexp(`__CB_` + nonce + `_(?P<status>\d{1,3})__`)
+	cmd := strings.TrimRight(strings.TrimSpace(command), ";")
+	sep := "; "
+	if strings.HasSuffix(cmd, "&") && !strings.HasSuffix(cmd, "&&") {
+		sep = " " // "cmd &; echo" is a syntax error
+	}
+	echo := "__CB_''" + nonce + "_$?__"
+	if cmd == "" {
+		sep = ""
+	}
+	if err := c.SendLine(ctx, cmd+sep+"echo "+echo); err != nil {
+		return Result{}, fmt.Errorf("run %q: %w", command, err)
+	}
+	m, err := c.Wait(ctx, Wait{For: []Pattern{marker}, Timeout: time.Until(deadline)})
+	if err != nil {
+		return Result{}, fmt.Errorf("run %q: %w", command, err)
+	}
+	out := m.Before
+	// Drop the echoed command line: everything up to the end of the line
+	// holding the unexpanded marker.
+	if i := strings.LastIndex(out, nonce+"_$?__"); i >= 0 {
+		out = out[i:]
+		if j := strings.IndexByte(out, '\n'); j >= 0 {
+			out = out[j+1:]
+		} else {
+			out = ""
+		}
+	}
+	res := Result{Output: strings.TrimSuffix(out, "\n"), Truncated: m.Truncated}
+	res.Status, _ = strconv.Atoi(m.Groups["status"]) // \d{1,3}: always a number
+	if !c.cfg.Prompts.Shell.IsZero() {
+		if _, err := c.Wait(ctx, Wait{For: []Pattern{c.cfg.Prompts.Shell}, Timeout: max(time.Until(deadline), time.Nanosecond)}); err != nil {
+			return res, fmt.Errorf("run %q: finished with status %d, then %w", command, res.Status, err)
+		}
+	}
+	return res, nil
+}
+
+func newNonce() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(errors.New("console: no randomness for the run marker: " + err.Error()))
+	}
+	return hex.EncodeToString(b)
+}
