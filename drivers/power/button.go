@@ -37,7 +37,7 @@ type Button struct {
 	log       *Log
 	clk       clock
 
-	hold sync.Mutex // one press at a time; held across the press
+	hold chan struct{} // one press at a time: a token, held across the press
 
 	mu    sync.Mutex // guards writes and safed; never held across a wait
 	safed chan struct{}
@@ -60,7 +60,7 @@ func NewButton(cfg ButtonConfig) (*Button, error) {
 }
 
 func newButton(p gpio.PinOut, cfg ButtonConfig) *Button {
-	b := &Button{name: cfg.Line, line: p, pressed: gpio.High, pressTime: cfg.PressTime, log: cfg.Log, clk: realClock{}, safed: make(chan struct{})}
+	b := &Button{name: cfg.Line, line: p, pressed: gpio.High, pressTime: cfg.PressTime, log: cfg.Log, clk: realClock{}, hold: make(chan struct{}, 1), safed: make(chan struct{})}
 	if cfg.ActiveLow {
 		b.pressed = gpio.Low
 	}
@@ -85,13 +85,18 @@ func (b *Button) Press(ctx context.Context) error { return b.Hold(ctx, b.pressTi
 // Hold presses the button for d and releases it. The button is released on
 // every way out: after d, when ctx is done (the error wraps ctx.Err()), on a
 // panic, and at once when SafeState is called (the error is then
-// ErrInterrupted).
+// ErrInterrupted). A Hold while another is in progress waits for it (or for
+// ctx).
 func (b *Button) Hold(ctx context.Context, d time.Duration) (err error) {
 	if d <= 0 {
 		return &Error{Switch: b.name, Action: ActionPress, Err: fmt.Errorf("hold time %s: must be positive", d)}
 	}
-	b.hold.Lock()
-	defer b.hold.Unlock()
+	select {
+	case b.hold <- struct{}{}:
+		defer func() { <-b.hold }()
+	case <-ctx.Done():
+		return &Error{Switch: b.name, Action: ActionPress, Err: ctx.Err()}
+	}
 
 	// The release is deferred before the press is written: once the write
 	// has started the level is unknown (even when it reports an error), and

@@ -119,3 +119,23 @@ func TestHoldReleasesAfterFailedPress(t *testing.T) {
 	}
 	wantEvents(t, g.log, "GPIO27 press High for 1s error", "GPIO27 release Low")
 }
+
+func TestHoldQueuesBehindAnotherAndHonoursContext(t *testing.T) {
+	g := newRig()
+	b, pin := g.button(t, ButtonConfig{Line: "GPIO27"})
+	first := holdAsync(context.Background(), b, time.Hour)
+	g.clk.waitTimer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	second := holdAsync(ctx, b, time.Second)
+	cancel()
+	if err := result(t, second); !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued Hold = %v, want context.Canceled", err)
+	}
+	if w := pin.Writes(); len(w) != 1 {
+		t.Errorf("writes %v: the queued Hold touched the line", w)
+	}
+	g.clk.Advance(time.Hour)
+	if err := result(t, first); err != nil {
+		t.Fatal(err)
+	}
+}

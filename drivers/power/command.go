@@ -179,19 +179,25 @@ func run(ctx context.Context, argv []string, timeout time.Duration) (string, err
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	output := out.String()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success() {
+		// It did its job; something it started (a daemon) kept the output
+		// open, and we stopped reading.
+		return output + "\n[output still open after exit; stopped reading]", nil
+	}
 	if err == nil {
 		return output, nil
 	}
 	ce := &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Output: tail(output), Err: err}
 	var ee *exec.ExitError
 	switch {
+	case errors.As(err, &ee) && ee.Exited():
+		// Exited by itself, even if the deadline has passed since.
+		ce.ExitCode = ee.ExitCode()
 	case ctx.Err() != nil:
 		ce.Err = ctx.Err()
 	case errors.Is(tctx.Err(), context.DeadlineExceeded):
 		ce.TimedOut = true
 		ce.Err = context.DeadlineExceeded
-	case errors.As(err, &ee):
-		ce.ExitCode = ee.ExitCode()
 	}
 	return output, ce
 }

@@ -263,3 +263,24 @@ func TestTail(t *testing.T) {
 		t.Errorf("tailBuffer = %q", got)
 	}
 }
+
+func TestCommandDaemonHoldingOutputIsNotAFailure(t *testing.T) {
+	p := newPDU(t)
+	// Like a client that starts a helper daemon: it exits 0 at once, but the
+	// daemon keeps stdout open.
+	p.script(t, "daemonize", `echo "outlet on"; sleep 60 & echo $! > "`+p.dir+`/daemon"`)
+	g := newRig()
+	s := g.command(t, CommandConfig{On: []string{p.path("daemonize")}, Off: []string{p.path("pdu"), "off"}})
+	err := s.On(context.Background())
+	b, rerr := os.ReadFile(p.path("daemon"))
+	if rerr == nil {
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if err != nil {
+		t.Fatalf("On = %v, want success: the command exited 0", err)
+	}
+	if evs := g.log.Events(); len(evs) != 1 || !strings.HasPrefix(evs[0].Output, "outlet on\n") {
+		t.Errorf("events %+v, want the command's output kept", evs)
+	}
+}
