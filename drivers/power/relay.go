@@ -75,7 +75,7 @@ func outLevel(p gpio.PinOut, l gpio.Level) (err error) {
 		}
 	}()
 	if err := p.Out(l); err != nil {
-		return fmt.Errorf("line %s: writing %s: %w", p.Name(), l, err)
+		return fmt.Errorf("writing %s: %w", l, err)
 	}
 	return nil
 }
