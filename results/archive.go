@@ -108,10 +108,11 @@ type Run struct {
 	meta  Meta
 	clock Clock // at Begin
 
-	mu     sync.Mutex
-	files  map[string]File // closed evidence, by path
-	open   map[string]bool // evidence being written, by path
-	sealed bool
+	mu      sync.Mutex
+	files   map[string]File // closed evidence, by path
+	open    map[string]bool // evidence being written, by path
+	indexed bool            // the "sealed" index line is written
+	sealed  bool
 }
 
 // Begin opens a new run: it makes the run's folder with its INCOMPLETE
@@ -320,6 +321,11 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 		sort.Strings(names)
 		return fmt.Errorf("seal run %s: evidence still being written: %s (close its writer first)", r.id, strings.Join(names, ", "))
 	}
+	if r.indexed {
+		// A retry after the marker could not be removed: the record, its
+		// envelope and the index line are written and must not be again.
+		return r.finishSeal()
+	}
 	keyID, err := KeyID(key.Public())
 	if err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
@@ -379,8 +385,14 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	}); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	// Removed last: until here a crash leaves the run marked incomplete.
-	if err := os.Remove(filepath.Join(r.dir, IncompleteFile)); err != nil {
+	r.indexed = true
+	return r.finishSeal()
+}
+
+// finishSeal removes the INCOMPLETE marker: last, so that until here a crash
+// leaves the run marked incomplete.
+func (r *Run) finishSeal() error {
+	if err := os.Remove(filepath.Join(r.dir, IncompleteFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("seal run %s: remove marker: %w", r.id, err)
 	}
 	if err := syncDir(r.dir); err != nil {

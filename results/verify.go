@@ -117,7 +117,13 @@ type VerifyOptions struct {
 func Verify(dir string, opts VerifyOptions) (*Report, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, fmt.Errorf("cannot read %s: %w", dir, unwrapPath(err))
+	}
+	// The run ID is the folder's name, and a run's archive is two levels up:
+	// both must come from the real path, not a link to it.
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", dir, unwrapPath(err))
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("verify %s: not a folder; give an archive or a run folder", dir)
@@ -131,8 +137,8 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 	case exists(filepath.Join(dir, RecordFile)) || exists(filepath.Join(dir, EnvelopeFile)) || exists(filepath.Join(dir, IncompleteFile)):
 		v.rep.Mode = "run"
 		// A run inside an archive can use the archive's keys/.
-		v.loadKeys(filepath.Dir(filepath.Dir(dir)))
-		st := v.run(dir, filepath.Base(dir), "")
+		v.loadKeys(filepath.Dir(filepath.Dir(real)))
+		st := v.run(dir, filepath.Base(real), "")
 		v.rep.Runs = append(v.rep.Runs, st)
 	default:
 		return nil, fmt.Errorf("verify %s: neither an archive (%s, %s/) nor a run folder (%s)", dir, IndexFile, RunsDir, RecordFile)

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/certbench/certbench/results"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var keyPath, alg, config string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make the bench's signing key pair",
+		Long: `keygen writes a new signing key: the private key as PEM PKCS#8 (mode 0600)
+and its public half as PEM PKIX beside it (KEY with .pub for its extension).
+Give the public key to whoever verifies the bench's records (bench verify --key,
+cosign verify-blob-attestation --key). keygen never overwrites a key: every
+record signed with the old key would become unverifiable without it.
+
+The key goes to --key, else the bench file's "key:" (with -c), else ./bench.key.`,
+		Example: `  bench keygen
+  bench keygen -c lab.yaml
+  bench keygen --key /etc/certbench/bench.key --type ed25519`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keyPath == "" && config != "" {
+				b, err := loadBench(config)
+				if err != nil {
+					return err
+				}
+				keyPath = b.Key
+			}
+			if keyPath == "" {
+				keyPath = "bench.key"
+			}
+			pubPath := publicKeyPath(keyPath)
+			key, err := results.GenerateKey(alg)
+			if err != nil {
+				return usageError(err)
+			}
+			if err := results.WriteKeyPair(keyPath, pubPath, key); err != nil {
+				if errors.Is(err, results.ErrKeyExists) {
+					return usageError(err)
+				}
+				return err
+			}
+			id, _ := results.KeyID(key.Public())
+			fmt.Fprintf(cmd.OutOrStdout(), "private key: %s (keep it on the bench, mode 0600)\npublic key:  %s (give it to verifiers)\nkey id:      %s\n", keyPath, pubPath, id)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "where to write the private key")
+	cmd.Flags().StringVar(&alg, "type", results.ECDSAP256, "key type: "+results.ECDSAP256+" or "+results.Ed25519)
+	cmd.Flags().StringVarP(&config, "config", "c", "", "bench file whose key: names the path")
+	root.AddCommand(cmd)
+}
+
+// publicKeyPath is where the public half of the key at path lives:
+// bench.key → bench.pub.
+func publicKeyPath(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + ".pub"
+}
