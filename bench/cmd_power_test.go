@@ -1,0 +1,113 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/certbench/certbench/drivers/power/powertest"
+	"periph.io/x/conn/v3/gpio"
+)
+
+func relayFixture(t *testing.T, line string) string {
+	serial := listen(t)
+	return writeBench(t, `  - name: cam-1
+    power: {line: `+line+`, active: low, min_off: 1ms}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+}
+
+func TestPowerOnOffActiveLowRelay(t *testing.T) {
+	skipOnNonLinux(t)
+	pin := powertest.Register(t, "CBTEST_PWR1", gpio.High)
+	path := relayFixture(t, "CBTEST_PWR1")
+
+	code, out := runIn(t, "power", "on", "-c", path, "cam-1")
+	if code != 0 {
+		t.Fatalf("power on: exit %d:\n%s", code, out)
+	}
+	// Active low: on is a Low line, and it stays on after the command.
+	if got := pin.Read(); got != gpio.Low {
+		t.Fatalf("after power on the line is %v, want Low", got)
+	}
+	if !strings.Contains(out, "on") || !strings.Contains(out, "level=Low") {
+		t.Errorf("power on did not print its event:\n%s", out)
+	}
+
+	code, out = runIn(t, "power", "cycle", "-c", path, "cam-1")
+	if code != 0 {
+		t.Fatalf("power cycle: exit %d:\n%s", code, out)
+	}
+	w := pin.Writes()
+	if n := len(w); n < 3 || w[n-2] != gpio.High || w[n-1] != gpio.Low {
+		t.Fatalf("cycle wrote %v, want ... High (off) then Low (on)", w)
+	}
+}
+
+func TestPowerErrorLeavesRelaySafe(t *testing.T) {
+	skipOnNonLinux(t)
+	pin := powertest.Register(t, "CBTEST_PWR2", gpio.High)
+	pin.FailLevel(gpio.Low, os.ErrPermission) // switching on fails
+	path := relayFixture(t, "CBTEST_PWR2")
+
+	code, out := runIn(t, "power", "on", "-c", path, "cam-1")
+	if code != exitIncomplete {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitIncomplete, out)
+	}
+	w := pin.Writes()
+	if len(w) == 0 || w[len(w)-1] != gpio.High {
+		t.Fatalf("after a failed on the line's writes are %v, want it left High (safe: off)", w)
+	}
+}
+
+func TestPowerCommandSwitchRunsPrograms(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "pdu.log")
+	script := filepath.Join(dir, "pdu.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" >> "+logf+"\necho switched $1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	serial := listen(t)
+	path := writeBench(t, `  - name: plug-1
+    power: {command: {on: [`+script+`, on], off: [`+script+`, off]}, min_off: 1ms}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	// The real binary: external commands work across processes.
+	code, out, errs := runBin(t, nil, "power", "cycle", "-c", path, "plug-1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	got, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "off\non\n" {
+		t.Fatalf("PDU saw %q, want off then on", got)
+	}
+	if !strings.Contains(out, "switched on") {
+		t.Errorf("command output not shown:\n%s", out)
+	}
+}
+
+func TestPowerUnknownFixtureIsUsageError(t *testing.T) {
+	serial := listen(t)
+	path := writeBench(t, `  - name: plug-1
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	code, _, errs := runBin(t, nil, "power", "on", "-c", path, "cam-9")
+	if code != exitUsage || !strings.Contains(errs, `no fixture "cam-9"`) || !strings.Contains(errs, "plug-1") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = runBin(t, nil, "power", "sideways", "-c", path, "plug-1")
+	if code != exitUsage || !strings.Contains(errs, "on, off or cycle") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}

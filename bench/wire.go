@@ -1,0 +1,138 @@
+package main
+
+// Wiring: the config model (fixtures) onto the drivers. This is the only
+// place that knows both, so a fixture's YAML can be followed from here to the
+// GPIO line or serial port it ends on.
+
+import (
+	"fmt"
+
+	"github.com/certbench/certbench/drivers/console"
+	"github.com/certbench/certbench/drivers/power"
+	"github.com/certbench/certbench/fixtures"
+	"github.com/spf13/cobra"
+)
+
+// configFlag adds -c/--config to cmd, bound to *path.
+func configFlag(cmd *cobra.Command, path *string) {
+	cmd.Flags().StringVarP(path, "config", "c", "bench.yaml", "bench file (YAML)")
+}
+
+// loadBench loads the bench file; a bad file is the user's to fix (exit 2).
+func loadBench(path string) (*fixtures.Bench, error) {
+	b, err := fixtures.LoadBench(path)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("load bench file: %w", err))
+	}
+	return b, nil
+}
+
+// loadFixture loads the bench file and picks one fixture by name.
+func loadFixture(path, name string) (*fixtures.Bench, *fixtures.Fixture, error) {
+	b, err := loadBench(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := b.Fixture(name)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	return b, f, nil
+}
+
+// newSwitch makes the fixture's power switch: a relay on a GPIO line, or
+// external commands.
+func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
+	p := f.Power
+	var (
+		sw  power.Switch
+		err error
+	)
+	if p.Command != nil {
+		sw, err = power.NewCommand(power.CommandConfig{
+			Name:    fmt.Sprintf("fixture %q power command", f.Name),
+			On:      p.Command.On,
+			Off:     p.Command.Off,
+			Cycle:   p.Command.Cycle,
+			Timeout: p.Command.Timeout,
+			MinOff:  p.MinOff,
+			SafeOn:  p.SafeOn,
+			Log:     log,
+		})
+	} else {
+		sw, err = power.NewRelay(power.RelayConfig{
+			Line:      p.Line,
+			ActiveLow: p.ActiveLow,
+			SafeOn:    p.SafeOn,
+			MinOff:    p.MinOff,
+			Log:       log,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fixture %q: power: %w", f.Name, err)
+	}
+	return sw, nil
+}
+
+// newButton makes the fixture's reset button, nil when none is wired.
+func newButton(f *fixtures.Fixture, log *power.Log) (*power.Button, error) {
+	if f.Button == nil {
+		return nil, nil
+	}
+	b, err := power.NewButton(power.ButtonConfig{
+		Line:      f.Button.Line,
+		ActiveLow: f.Button.ActiveLow,
+		Log:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fixture %q: button: %w", f.Name, err)
+	}
+	return b, nil
+}
+
+// consolePort says where the fixture's console is.
+func consolePort(f *fixtures.Fixture) (console.Port, error) {
+	c := f.Console
+	if c.TCP != "" {
+		return console.TCP{Addr: c.TCP}, nil
+	}
+	if c.StopBits != 1 && c.StopBits != 2 {
+		return nil, usageError(fmt.Errorf("fixture %q: console: %v stop bits are not supported by the serial driver: write stop_bits: 1 or 2", f.Name, c.StopBits))
+	}
+	s := console.Serial{
+		Path:     c.Port,
+		Baud:     c.Baud,
+		DataBits: c.DataBits,
+		Parity:   c.Parity,
+		StopBits: int(c.StopBits),
+	}
+	if c.USB != nil {
+		s.VID, s.PID, s.SerialNumber = c.USB.VID, c.USB.PID, c.USB.Serial
+	}
+	return s, nil
+}
+
+// consolePrompts compiles the profile's prompts that Login and Run use.
+func consolePrompts(p *fixtures.Profile) (console.Prompts, error) {
+	var out console.Prompts
+	for _, x := range []struct {
+		expr string
+		dst  *console.Pattern
+	}{
+		{p.Prompts.Login, &out.Login},
+		{p.Prompts.Password, &out.Password},
+		{p.Prompts.Shell, &out.Shell},
+		{p.Prompts.LoginFailed, &out.Failed},
+		{p.Prompts.Lockout, &out.Lockout},
+	} {
+		if x.expr == "" {
+			continue
+		}
+		pat, err := console.Regexp(x.expr)
+		if err != nil {
+			return out, fmt.Errorf("profile %s: %w", p.Path, err)
+		}
+		*x.dst = pat
+	}
+	return out, nil
+}
