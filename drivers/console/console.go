@@ -72,6 +72,8 @@ type Console struct {
 	stopped chan struct{} // closed when the reader has ended
 
 	wmu sync.Mutex // one writer at a time, so sends don't interleave
+
+	waitingHook func() // tests: called once a wait is registered
 }
 
 // Open opens the console's port, starts recording, and starts the reader
@@ -370,7 +372,11 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 	wt.not = c.st.newScanners(w.Not, true, start)
 	c.st.wait = wt
 	c.st.scan() // the backlog
+	hook := c.waitingHook
 	c.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 
 	var timeout <-chan time.Time
 	if now {

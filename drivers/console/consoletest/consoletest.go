@@ -70,10 +70,23 @@ func (p *PTY) Hangup() {
 // back (perhaps under another /dev/pts number). The old one is closed.
 func (p *PTY) Replace() *Far {
 	p.Hangup()
-	master, tty, err := pty.Open()
+	ptmx, tty, err := pty.Open()
 	if err != nil {
 		p.t.Fatalf("open pty: %v", err)
 	}
+	// The master comes back in blocking mode, and closing a blocking
+	// *os.File waits for the Read in progress: the master would stay open
+	// and Hangup would not hang up. A non-blocking copy goes through Go's
+	// poller, whose Close interrupts the Read and closes at once.
+	fd, err := unix.Dup(int(ptmx.Fd()))
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		p.t.Fatalf("pty master: %v", err)
+	}
+	master := os.NewFile(uintptr(fd), ptmx.Name())
+	ptmx.Close()
 	// Raw from the start, so nothing the device writes before the
 	// console opens is echoed back or translated by the line discipline.
 	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
