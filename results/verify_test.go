@@ -56,8 +56,11 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if threeDir != "" {
+	if threeDir != "" { // the temporary folder holding the archive
 		os.RemoveAll(threeDir)
+	}
+	if bigDir != "" { // the archive itself, in its temporary folder
+		os.RemoveAll(filepath.Dir(bigDir))
 	}
 	os.Exit(code)
 }

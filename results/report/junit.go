@@ -1,0 +1,254 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/certbench/certbench/results"
+)
+
+// JUnit XML, as Jenkins' junit step and GitLab's artifacts:reports:junit read
+// it. One <testsuite> per suite within a run, one <testcase> per case.
+//
+// Verdicts map to JUnit's four outcomes so that nothing but PASS looks like a
+// pass:
+//
+//	PASS            passed (no child element)
+//	FAIL            <failure message=REASON type="FAIL">
+//	ERROR           <error message=REASON type="ERROR">
+//	INCONCLUSIVE    <error message="inconclusive: REASON" type="INCONCLUSIVE">:
+//	                the bench could not decide, so CI must not count it as a
+//	                pass, and it is not the device's fault either
+//	NOT_APPLICABLE  <skipped message=REASON>
+//	NOT_RUN         <skipped message=REASON or "not run">
+//
+// A run without a valid record (cut off by a crash, unreadable, missing)
+// becomes one testsuite with a single <error> testcase saying so: a lost
+// result must fail a CI job, not vanish from it. A run whose record was
+// written but never sealed keeps its cases and gains that <error> testcase.
+// References are <property> elements of each testcase (name "EN 303 645"
+// etc., one per ID) and are repeated in <system-out> for tools that ignore
+// testcase properties.
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr,omitempty"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	ID         int             `xml:"id,attr"`
+	Package    string          `xml:"package,attr,omitempty"`
+	Hostname   string          `xml:"hostname,attr,omitempty"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name       string          `xml:"name,attr"`
+	Classname  string          `xml:"classname,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Failure    *junitProblem   `xml:"failure,omitempty"`
+	Error      *junitProblem   `xml:"error,omitempty"`
+	Skipped    *junitSkipped   `xml:"skipped,omitempty"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit writes rep as JUnit XML.
+func WriteJUnit(w io.Writer, rep *Report) error {
+	doc := junitSuites{Name: "certbench " + rep.Dir}
+	var total time.Duration
+	for _, run := range rep.Runs {
+		for _, s := range junitRun(run) {
+			s.ID = len(doc.Suites)
+			doc.Tests += s.Tests
+			doc.Failures += s.Failures
+			doc.Errors += s.Errors
+			doc.Skipped += s.Skipped
+			doc.Suites = append(doc.Suites, s)
+		}
+		if rec := run.Record; rec != nil {
+			total += rec.Finished.Sub(rec.Started)
+		}
+	}
+	doc.Time = seconds(int64(total))
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return fmt.Errorf("write JUnit: %w", err)
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write JUnit: %w", err)
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return fmt.Errorf("write JUnit: %w", err)
+	}
+	return nil
+}
+
+func junitRun(run *Run) []junitSuite {
+	rec := run.Record
+	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}}
+	add := func(name, value string) {
+		if value != "" {
+			props = append(props, junitProperty{name, x(value)})
+		}
+	}
+	add("bench", run.Bench)
+	add("fixture", run.Fixture)
+	if rec != nil {
+		add("run_verdict", string(rec.Verdict))
+		add("device.model", rec.Device.Model)
+		add("device.serial", rec.Device.Serial)
+		add("firmware.version", rec.Device.Firmware.Version)
+		add("firmware.sha256", rec.Device.Firmware.SHA256)
+		add("declarations.sha256", rec.Declarations.SHA256)
+		add("bench.software", rec.Bench.Software)
+		add("bench.key_id", rec.Bench.KeyID)
+		if !rec.Clock.Synchronized {
+			add("clock", "not synchronised: "+rec.Clock.Detail)
+		}
+	}
+	stamp := ""
+	if !run.Opened.IsZero() {
+		stamp = run.Opened.UTC().Format("2006-01-02T15:04:05")
+	}
+	var suites []junitSuite
+	bySuite := map[string]int{}
+	if rec != nil {
+		for i := range rec.Cases {
+			c := &rec.Cases[i]
+			k, ok := bySuite[c.Suite]
+			if !ok {
+				k = len(suites)
+				bySuite[c.Suite] = k
+				suites = append(suites, junitSuite{Name: suiteName(run, c.Suite), Package: x(c.Suite),
+					Hostname: x(rec.Bench.Host), Timestamp: stamp, Properties: props})
+			}
+			suites[k].add(junitCaseOf(run, c))
+		}
+	}
+	if run.State != StateSealed {
+		// A run without its sealed record must not pass silently.
+		s := junitSuite{Name: suiteName(run, "run"), Package: "run", Timestamp: stamp, Properties: props}
+		msg := fmt.Sprintf("run %s is %s", run.ID, run.State)
+		s.add(junitCase{Name: "run " + run.ID + ": " + string(run.State), Classname: "run", Time: "0",
+			Error: &junitProblem{Message: x(msg), Type: strings.ToUpper(string(run.State)), Body: x(strings.Join(run.Notices, "\n"))}})
+		suites = append(suites, s)
+	}
+	return suites
+}
+
+// suiteName is unique across an archive, where one suite runs on many
+// fixtures.
+func suiteName(run *Run, suite string) string {
+	return x(fmt.Sprintf("%s (fixture %s, run %s)", suite, orDash(run.Fixture), run.ID))
+}
+
+func (s *junitSuite) add(c junitCase) {
+	s.Tests++
+	switch {
+	case c.Failure != nil:
+		s.Failures++
+	case c.Error != nil:
+		s.Errors++
+	case c.Skipped != nil:
+		s.Skipped++
+	}
+	s.Cases = append(s.Cases, c)
+	var total float64
+	for _, c := range s.Cases {
+		var f float64
+		fmt.Sscanf(c.Time, "%g", &f)
+		total += f
+	}
+	s.Time = fmt.Sprintf("%.3f", total)
+}
+
+func junitCaseOf(run *Run, c *results.Case) junitCase {
+	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: x(c.Suite), Time: seconds(c.Timing.DurationNs)}
+	for _, g := range referenceGroups(c.References) {
+		for _, id := range g.IDs {
+			jc.Properties = append(jc.Properties, junitProperty{g.Doc, x(id)})
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "Verdict: %s\nReferences: %s\n", c.Verdict, x(referenceLine(c.References)))
+	for _, ref := range c.Evidence {
+		fmt.Fprintf(&out, "Evidence: %s/%s\n", x(run.ID), x(ref.Path))
+	}
+	reason := x(c.Reason)
+	switch c.Verdict {
+	case results.Fail:
+		jc.Failure = &junitProblem{Message: reason, Type: "FAIL", Body: x(sentence(c)) + "\n" + excerptText(run, c)}
+	case results.Error:
+		jc.Error = &junitProblem{Message: reason, Type: "ERROR", Body: x(sentence(c)) + "\n" + excerptText(run, c)}
+	case results.Inconclusive:
+		jc.Error = &junitProblem{Message: "inconclusive: " + reason, Type: "INCONCLUSIVE", Body: x(sentence(c))}
+	case results.NotApplicable:
+		jc.Skipped = &junitSkipped{Message: "not applicable: " + reason}
+	case results.NotRun:
+		if reason == "" {
+			reason = "not reached"
+		}
+		jc.Skipped = &junitSkipped{Message: "not run: " + reason}
+	}
+	jc.SystemOut = out.String()
+	return jc
+}
+
+// excerptText is the case's transcript excerpts as plain text.
+func excerptText(run *Run, c *results.Case) string {
+	var b strings.Builder
+	for _, ex := range Excerpts(run, c) {
+		fmt.Fprintf(&b, "\n%s, %s:\n", ex.Path, ex.What)
+		for _, n := range ex.Notices {
+			fmt.Fprintf(&b, "! %s\n", x(n))
+		}
+		if ex.Omitted > 0 {
+			fmt.Fprintf(&b, "  (%d earlier lines not shown)\n", ex.Omitted)
+		}
+		for _, l := range ex.Lines {
+			fmt.Fprintf(&b, "%10s %-5s %s\n", offset(l.MonoNs), l.Kind, l.Text)
+		}
+	}
+	return b.String()
+}
+
+// x makes a record's string safe for XML: encoding/xml escapes markup but
+// turns characters XML cannot hold into U+FFFD, which would hide what they
+// were; visible spells them out first.
+func x(s string) string { return clean(s, true) }
+
+func seconds(ns int64) string { return fmt.Sprintf("%.3f", float64(ns)/1e9) }

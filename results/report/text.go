@@ -1,0 +1,144 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/certbench/certbench/results"
+)
+
+// WriteText writes the plain-text summary for a terminal: for an archive a
+// table of runs first, then for each run its device, its headline and its
+// cases, failures first, with reason and references. Every string from a
+// record or a device goes through visible, so a device cannot send escape
+// sequences to the reader's terminal.
+func WriteText(w io.Writer, rep *Report) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	if rep.Kind == KindArchive {
+		s := Summarize(rep)
+		p("Archive %s: %d runs", rep.Dir, len(rep.Runs))
+		if len(rep.Runs) > 0 {
+			p(" (%s)", runStates(s.Totals))
+		}
+		p("\n")
+		if n := len(s.Totals.Cases); n > 0 {
+			p("Cases: %s\n", countLine(s.Totals.Cases))
+		}
+		for _, n := range rep.Notices {
+			p("! %s\n", t(n))
+		}
+		if len(rep.Runs) > 0 {
+			p("\n")
+			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tFIXTURE\tDEVICE\tSERIAL\tFIRMWARE\tVERDICT\tCASES")
+			for _, run := range rep.Runs {
+				dev, serial, fw, cases := "-", "-", "-", "-"
+				if rec := run.Record; rec != nil {
+					dev, serial, fw = orDash(rec.Device.Model), orDash(rec.Device.Serial), orDash(rec.Device.Firmware.Version)
+					cases = countLine(counts(rec.Cases))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t(run.ID), orDash(run.Fixture), dev, serial, fw, bannerWord(run), cases)
+			}
+			tw.Flush()
+		}
+	}
+	for _, run := range rep.Runs {
+		p("\n")
+		writeTextRun(bw, run)
+	}
+	return bw.Flush()
+}
+
+func writeTextRun(bw *bufio.Writer, run *Run) {
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	p("== %s: %s ==\n", t(run.ID), bannerWord(run))
+	if rec := run.Record; rec != nil {
+		d := rec.Device
+		p("Device:   %s, serial %s, firmware %s\n", t(d.Model), orDash(d.Serial), orDash(d.Firmware.Version))
+		p("Fixture:  %s on bench %s, %s to %s", t(rec.Fixture.Name), t(rec.Bench.Name),
+			rec.Started.UTC().Format(time.RFC3339), rec.Finished.UTC().Format(time.RFC3339))
+		if !rec.Clock.Synchronized {
+			p(" (bench clock not synchronised: these times may be wrong)")
+		}
+		p("\n")
+	} else if run.Fixture != "" || run.Bench != "" {
+		p("Fixture:  %s on bench %s\n", orDash(run.Fixture), orDash(run.Bench))
+	}
+	p("%s\n", headline(run))
+	if run.Record != nil && run.Record.Reason != "" {
+		p("The run ended early: %s\n", t(run.Record.Reason))
+	}
+	for _, n := range run.Notices {
+		p("! %s\n", t(n))
+	}
+	if run.Record == nil {
+		for _, ev := range run.Evidence {
+			p("  evidence %s (%s, %d bytes)\n", t(ev.Path), ev.Kind, ev.Size)
+			for _, n := range ev.Notices {
+				p("  ! %s\n", t(n))
+			}
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	for _, c := range casesBySeverity(run.Record.Cases) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", verdictWord(c.Verdict), t(c.ID), t(c.Title))
+		if c.Verdict != results.Pass && c.Reason != "" {
+			fmt.Fprintf(tw, "\t\t%s\n", t(c.Reason))
+		}
+		if c.Verdict == results.Fail {
+			fmt.Fprintf(tw, "\t\t%s\n", t(referenceLine(c.References)))
+		}
+		for _, ref := range c.Evidence {
+			if ev := run.EvidenceFile(ref.Path); ev != nil {
+				for _, n := range ev.Notices {
+					fmt.Fprintf(tw, "\t\t! %s\n", t(n))
+				}
+			}
+		}
+	}
+	tw.Flush()
+}
+
+// t makes a string from a record or device safe for a terminal.
+func t(s string) string { return clean(s, false) }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return t(s)
+}
+
+// countLine writes counts as "2 FAIL, 5 PASS", in display order.
+func countLine(m map[results.Verdict]int) string {
+	var parts []string
+	for _, v := range displayVerdicts {
+		if m[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[v], verdictWord(v)))
+		}
+	}
+	if len(parts) == 0 {
+		return "no cases"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runStates writes the runs' verdicts and states: "2 FAIL, 1 PASS, 1 incomplete".
+func runStates(tot Totals) string {
+	parts := []string{}
+	if c := countLine(tot.Verdicts); c != "no cases" {
+		parts = append(parts, c)
+	}
+	for _, st := range []State{StateIncomplete, StateUnreadable, StateMissing} {
+		if n := tot.States[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
