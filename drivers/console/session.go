@@ -21,7 +21,10 @@ import (
 //   - ErrLost, ErrClosed, ctx's error: the bench's side failed.
 //
 // It waits for the login prompt first, so call it when the device shows
-// one (send a newline first to ask for a fresh one). If the device asks
+// one (send a newline first to ask for a fresh one). Login prompts queued
+// up before the user name went out (Enter pressed several times) are
+// skipped: a prompt counts as "came back" only after the device echoed
+// the user name. If the device asks
 // for no password, the shell prompt after the user name is a success.
 // The password is sent like any input, so it is in the transcript.
 func (c *Console) Login(ctx context.Context, user, password string, timeout time.Duration) error {
@@ -82,9 +85,18 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 	if err := c.SendLine(ctx, user); err != nil {
 		return fail("sending the user name", err)
 	}
-	k, m, err = wait(kPassword, kShell, kFailed, kLockout, kLogin)
-	if err != nil {
-		return fail("waiting for the password prompt", err)
+	for range 10 {
+		k, m, err = wait(kPassword, kShell, kFailed, kLockout, kLogin)
+		if err != nil {
+			return fail("waiting for the password prompt", err)
+		}
+		// A login prompt before the echo of the user name (on a line of
+		// its own, right after the prompt answered) was queued before it
+		// was sent, not an answer to it.
+		echo := user + "\n"
+		if k != kLogin || strings.HasPrefix(m.Before, echo) || strings.Contains(m.Before, "\n"+echo) {
+			break
+		}
 	}
 	if k != kPassword {
 		return outcome(k, m)

@@ -90,7 +90,7 @@ func TestLoginAnswersTheLastQueuedPrompt(t *testing.T) {
 	far.Write("cam-1 login: \r\ncam-1 login: ") // someone pressed enter twice
 	dev := loginDevice(far, "# ", true)
 	if err := l.c.Login(ctx, "root", "pw", guard); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; transcript:\n%s", err, l.tr)
 	}
 	if err := <-dev; err != nil {
 		t.Fatal(err)
