@@ -149,6 +149,11 @@ func (s Serial) find() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("serial %s: list USB serial ports: %w", s, err)
 	}
+	return s.pick(ports)
+}
+
+// pick chooses the one USB port matching s among ports.
+func (s Serial) pick(ports []*enumerator.PortDetails) (string, error) {
 	var found, seen []string
 	for _, p := range ports {
 		if !p.IsUSB {
