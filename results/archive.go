@@ -355,9 +355,22 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 		rec.Evidence = append(rec.Evidence, f)
 	}
 	sort.Slice(rec.Evidence, func(i, j int) bool { return rec.Evidence[i].Path < rec.Evidence[j].Path })
+	rec.Index = nil
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
+	if err := r.a.keepPublicKey(key.Public(), keyID); err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+
+	// From here to the index line, other runs wait: the record names the
+	// line its "sealed" line will follow, under the signature.
+	idx, err := r.a.lockIndex()
+	if err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
+	defer idx.unlock()
+	rec.Index = &IndexLink{Seq: idx.seq, Prev: idx.prev}
 	recJSON, err := rec.Marshal()
 	if err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
@@ -370,21 +383,19 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	if err != nil {
 		return fmt.Errorf("seal run %s: encode envelope: %w", r.id, err)
 	}
-	if err := r.a.keepPublicKey(key.Public(), keyID); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
 	if err := writeFileAtomic(filepath.Join(r.dir, RecordFile), recJSON); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
 	if err := writeFileAtomic(filepath.Join(r.dir, EnvelopeFile), envJSON); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	if _, err := r.a.appendIndex(IndexEntry{
+	if _, err := idx.append(IndexEntry{
 		Time: now.UTC(), Run: r.id, State: StateSealed, Fixture: r.meta.Fixture,
 		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
 	}); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
+	idx.unlock()
 	r.indexed = true
 	return r.finishSeal()
 }
@@ -424,74 +435,122 @@ func (a *Archive) keepPublicKey(pub crypto.PublicKey, keyID string) error {
 	return nil
 }
 
-// appendIndex adds e as the next line of index.jsonl, filling in Seq and
-// Prev, under the archive's lock. The line is written with one write and
-// synced before the lock is released.
-func (a *Archive) appendIndex(e IndexEntry) (IndexEntry, error) {
+// indexLock is index.jsonl held under the archive's lock, with where the next
+// line goes. Holding it across a Seal lets the record name, under its
+// signature, the index line it follows.
+type indexLock struct {
+	a        *Archive
+	lock, f  *os.File
+	path     string
+	end      int64  // offset of the next line
+	seq      int    // the next line's seq
+	prev     string // the next line's prev
+	fresh    bool   // the index was empty: its folder entry needs a sync
+	released bool
+}
+
+// lockIndex takes the archive's lock (a mutex for this process, flock on
+// index.lock for the others) and reads the index's last line.
+func (a *Archive) lockIndex() (*indexLock, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	lock, err := os.OpenFile(filepath.Join(a.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return e, fmt.Errorf("lock index: %w", err)
+	l := &indexLock{a: a, path: filepath.Join(a.dir, IndexFile)}
+	fail := func(err error) (*indexLock, error) {
+		l.unlock()
+		return nil, err
 	}
-	defer lock.Close() // releases the flock
-	if err := flock(lock); err != nil {
-		return e, fmt.Errorf("lock index %s: %w", lock.Name(), err)
+	var err error
+	if l.lock, err = os.OpenFile(filepath.Join(a.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		return fail(fmt.Errorf("lock index: %w", err))
 	}
-	path := filepath.Join(a.dir, IndexFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return e, fmt.Errorf("open index: %w", err)
+	if err := flock(l.lock); err != nil {
+		return fail(fmt.Errorf("lock index %s: %w", l.lock.Name(), err))
 	}
-	defer f.Close()
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return e, fmt.Errorf("index %s: %w", path, err)
+	if l.f, err = os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		return fail(fmt.Errorf("open index: %w", err))
 	}
-	last, end, err := lastLine(f, size)
+	size, err := l.f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return e, fmt.Errorf("index %s: %w", path, err)
+		return fail(fmt.Errorf("index %s: %w", l.path, err))
+	}
+	last, end, err := lastLine(l.f, size)
+	if err != nil {
+		return fail(fmt.Errorf("index %s: %w", l.path, err))
 	}
 	if end < size {
 		// A line without its newline: the append that wrote it was cut off
 		// before its sync returned, so it never counted. Its run still has
 		// the INCOMPLETE marker (removed only after the append). Cut the
 		// torn bytes so the chain continues from the last whole line.
-		if err := f.Truncate(end); err != nil {
-			return e, fmt.Errorf("index %s: cut torn last line: %w", path, err)
+		if err := l.f.Truncate(end); err != nil {
+			return fail(fmt.Errorf("index %s: cut torn last line: %w", l.path, err))
 		}
 	}
-	e.Seq, e.Prev = 1, ""
+	l.end, l.seq, l.prev, l.fresh = end, 1, "", size == 0
 	if last != nil {
-		e.Prev = sha256Hex(last)
+		l.prev = sha256Hex(last)
 		var prev IndexEntry
 		if json.Unmarshal(last, &prev) == nil && prev.Seq > 0 {
-			e.Seq = prev.Seq + 1
+			l.seq = prev.Seq + 1
 		} else {
 			// The last line is damaged (verify will say so); count lines.
-			n, err := countLines(f, end)
+			n, err := countLines(l.f, end)
 			if err != nil {
-				return e, fmt.Errorf("index %s: %w", path, err)
+				return fail(fmt.Errorf("index %s: %w", l.path, err))
 			}
-			e.Seq = n + 1
+			l.seq = n + 1
 		}
 	}
+	return l, nil
+}
+
+// append writes e as the next line, filling in Seq and Prev, with one write,
+// and syncs it.
+func (l *indexLock) append(e IndexEntry) (IndexEntry, error) {
+	e.Seq, e.Prev = l.seq, l.prev
 	line, err := json.Marshal(e)
 	if err != nil {
 		return e, fmt.Errorf("encode index line: %w", err)
 	}
-	if _, err := f.WriteAt(append(line, '\n'), end); err != nil {
-		return e, fmt.Errorf("append to index %s: %w", path, err)
+	if _, err := l.f.WriteAt(append(line, '\n'), l.end); err != nil {
+		return e, fmt.Errorf("append to index %s: %w", l.path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return e, fmt.Errorf("sync index %s: %w", path, err)
+	if err := l.f.Sync(); err != nil {
+		return e, fmt.Errorf("sync index %s: %w", l.path, err)
 	}
-	if size == 0 {
-		if err := syncDir(a.dir); err != nil {
+	if l.fresh {
+		if err := syncDir(l.a.dir); err != nil {
 			return e, err
 		}
+		l.fresh = false
 	}
+	l.end += int64(len(line)) + 1
+	l.seq, l.prev = l.seq+1, sha256Hex(line)
 	return e, nil
+}
+
+// unlock releases the lock; a second call is a no-op.
+func (l *indexLock) unlock() {
+	if l.released {
+		return
+	}
+	l.released = true
+	if l.f != nil {
+		l.f.Close()
+	}
+	if l.lock != nil {
+		l.lock.Close() // releases the flock
+	}
+	l.a.mu.Unlock()
+}
+
+// appendIndex adds e as the next line of index.jsonl.
+func (a *Archive) appendIndex(e IndexEntry) (IndexEntry, error) {
+	l, err := a.lockIndex()
+	if err != nil {
+		return e, err
+	}
+	defer l.unlock()
+	return l.append(e)
 }
 
 // lastLine returns the last newline-terminated line of f (without the

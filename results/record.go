@@ -151,6 +151,19 @@ type Record struct {
 	// Evidence lists every file in the run's evidence folder with its size
 	// and digest. Cases point into it by path.
 	Evidence []File `json:"evidence"`
+
+	// Index places the record in the archive's index.jsonl. Set by
+	// Run.Seal; nil in a record that never was in an archive.
+	Index *IndexLink `json:"index,omitempty"`
+}
+
+// IndexLink is where a sealed record's line sits in index.jsonl: its seq,
+// and the SHA-256 of the line before it. Because it is inside the signed
+// record, the index chain up to this run cannot be rewritten (a run deleted,
+// lines reordered and the chain recomputed) without the bench key.
+type IndexLink struct {
+	Seq  int    `json:"seq"`
+	Prev string `json:"prev"`
 }
 
 // Bench identifies the controller that produced the record.
@@ -391,6 +404,9 @@ func (r *Record) Validate() error {
 				bad("%s: evidence %s is not in the record's evidence list", where, ref.Path)
 			}
 		}
+	}
+	if r.Index != nil && (r.Index.Seq < 2 || !reSHA256.MatchString(r.Index.Prev)) {
+		bad("index: seq %d and prev %q cannot place a sealed run (seq 2 or more after its open line, prev 64 hex digits)", r.Index.Seq, r.Index.Prev)
 	}
 	if want := RunVerdict(r.Cases); r.Verdict != want {
 		bad("run verdict is %q but the cases make it %s", r.Verdict, want)

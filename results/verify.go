@@ -138,7 +138,7 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		v.rep.Mode = "run"
 		// A run inside an archive can use the archive's keys/.
 		v.loadKeys(filepath.Dir(filepath.Dir(real)))
-		st := v.run(dir, filepath.Base(real), "")
+		st, _ := v.run(dir, filepath.Base(real), "")
 		v.rep.Runs = append(v.rep.Runs, st)
 	default:
 		return nil, fmt.Errorf("verify %s: neither an archive (%s, %s/) nor a run folder (%s)", dir, IndexFile, RunsDir, RecordFile)
@@ -234,7 +234,7 @@ func (v *verifier) archive(dir string) {
 			continue
 		}
 		before := len(v.rep.Problems)
-		st := v.run(filepath.Join(dir, RunsDir, id), id, runRel+"/")
+		st, rec := v.run(filepath.Join(dir, RunsDir, id), id, runRel+"/")
 		if !inIndex && st.State != RunIncomplete {
 			// (An incomplete run may miss its line: cut off between mkdir
 			// and the index append. v.run has said it is incomplete.)
@@ -247,6 +247,7 @@ func (v *verifier) archive(dir string) {
 					Message: "the run folder is sealed but the index has no \"sealed\" line for it"})
 			default:
 				v.checkSealLine(dir, id, *ir)
+				v.checkIndexLink(id, rec, *ir)
 			}
 		}
 		if len(v.rep.Problems) > before && st.State == RunVerified {
@@ -269,6 +270,25 @@ func (v *verifier) checkSealLine(dir, id string, ir indexRun) {
 			v.problem(Problem{Kind: ProblemDigest, File: RunsDir + "/" + id + "/" + f.name, Run: id,
 				Message: fmt.Sprintf("SHA-256 %s, but %s line %d says %s", short(got), IndexFile, ir.sealLine, short(f.want))})
 		}
+	}
+}
+
+// checkIndexLink compares where the signed record says its "sealed" line is
+// with where it is. The chain alone can be recomputed by anyone after
+// deleting or reordering lines; this link cannot, without the bench key.
+func (v *verifier) checkIndexLink(id string, rec *Record, ir indexRun) {
+	if rec == nil {
+		return // v.run reported why
+	}
+	if rec.Index == nil {
+		v.problem(Problem{Kind: ProblemRecord, File: RunsDir + "/" + id + "/" + RecordFile, Run: id,
+			Message: "the record does not name its index line (sealed outside an archive?)"})
+		return
+	}
+	if rec.Index.Seq != ir.sealed.Seq || rec.Index.Prev != ir.sealed.Prev {
+		v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: ir.sealLine, Run: id,
+			Message: fmt.Sprintf("the signed record puts this run's sealed line at seq %d after a line with SHA-256 %s; the index has seq %d after %s: the index before this line was rewritten",
+				rec.Index.Seq, short(rec.Index.Prev), ir.sealed.Seq, short(ir.sealed.Prev))})
 	}
 }
 
@@ -350,7 +370,7 @@ func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 }
 
 // run verifies one run folder. relDir prefixes file names in problems.
-func (v *verifier) run(dir, id, relDir string) RunStatus {
+func (v *verifier) run(dir, id, relDir string) (RunStatus, *Record) {
 	st := RunStatus{ID: id, State: RunVerified}
 	bad := func(kind, file, format string, a ...any) {
 		v.problem(Problem{Kind: kind, File: relDir + file, Run: id, Message: fmt.Sprintf(format, a...)})
@@ -373,7 +393,7 @@ func (v *verifier) run(dir, id, relDir string) RunStatus {
 		if !v.opts.AllowIncomplete {
 			v.problem(Problem{Kind: ProblemIncomplete, File: relDir + IncompleteFile, Run: id, Message: msg})
 		}
-		return st
+		return st, nil
 	}
 
 	recJSON, recErr := os.ReadFile(filepath.Join(dir, RecordFile))
@@ -458,7 +478,7 @@ func (v *verifier) run(dir, id, relDir string) RunStatus {
 			}
 		}
 	}
-	return st
+	return st, rec
 }
 
 func fileDigest(path string) (int64, string, error) {

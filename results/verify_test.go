@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -214,6 +215,17 @@ func TestVerifyNamesTampering(t *testing.T) {
 				return []want{{kinds: []string{ProblemIndex}, file: IndexFile, line: 3, text: "seq 5 follows seq 2"}}
 			},
 		},
+		"run deleted and index rewritten": {
+			// A forger who knows the format: remove run 2 and its lines,
+			// then recompute every later line's seq and prev.
+			func(t *testing.T, dir string, ids []string) {
+				os.RemoveAll(filepath.Join(dir, RunsDir, ids[1]))
+				editIndex(t, dir, func(lines [][]byte) [][]byte { return rechain(t, append(lines[:2:2], lines[4:]...)) })
+			},
+			func(ids []string) []want {
+				return []want{{kinds: []string{ProblemIndex}, file: IndexFile, line: 4, text: "the index before this line was rewritten"}}
+			},
+		},
 		"index lines swapped": {
 			func(t *testing.T, dir string, ids []string) {
 				editIndex(t, dir, func(l [][]byte) [][]byte { l[2], l[4] = l[4], l[2]; return l })
@@ -311,6 +323,21 @@ func problems(r *Report) string {
 		fmt.Fprintf(&b, "  %s\n", p)
 	}
 	return b.String()
+}
+
+// rechain recomputes seq and prev of every line, as a forger would.
+func rechain(t *testing.T, lines [][]byte) [][]byte {
+	prev := ""
+	for i, l := range lines {
+		var e IndexEntry
+		if err := json.Unmarshal(l, &e); err != nil {
+			t.Fatal(err)
+		}
+		e.Seq, e.Prev = i+1, prev
+		lines[i], _ = json.Marshal(e)
+		prev = sha256Hex(lines[i])
+	}
+	return lines
 }
 
 func editIndex(t *testing.T, dir string, edit func([][]byte) [][]byte) {
