@@ -7,10 +7,101 @@
 //
 // A Record is the outcome of one run on one fixture: which bench, fixture,
 // device and firmware, the digest of the manufacturer's declarations, when it
-// ran (and whether the bench clock could be trusted), and one Case per test
-// case with its references (EN 303 645, TS 103 701, PSTI, EN 18031, CRA), its
-// Verdict, the reason and pointers into the evidence. RunVerdict folds the
-// cases into the run's verdict and ExitCode maps that to `bench run`'s exit
-// code. The JSON form is versioned by schema_version (SchemaVersion) and
-// described by schema/record.schema.json.
+// ran (and whether the bench clock could be trusted, see Clock), and one Case
+// per test case with its References (EN 303 645, TS 103 701, PSTI, EN 18031,
+// CRA), its Verdict, the reason, pointers into the evidence and its Timing.
+//
+// RunVerdict folds the cases into the run's verdict with the precedence
+// FAIL > ERROR > NOT_RUN > INCONCLUSIVE > PASS > NOT_APPLICABLE: a device
+// fault is never hidden behind a bench fault; a bench fault is named before
+// a missing or undecided case. A run whose cases are all NOT_APPLICABLE is
+// NOT_APPLICABLE, not PASS (nothing was tested), and a run without cases is
+// NOT_RUN. ExitCode maps the run verdict to `bench run`'s exit code (0, 1, 3).
+//
+// The JSON form (Record.Marshal, ParseRecord) carries schema_version
+// (SchemaVersion) and is described by schema/record.schema.json. ParseRecord
+// refuses unknown fields, unknown verdicts and versions it does not know.
+//
+// # The archive
+//
+//	ARCHIVE/
+//	  index.jsonl                   one line per event: a run opened, a run sealed
+//	  index.lock                    flock'd while a line is appended
+//	  keys/KEYID.pub                public keys that signed runs here
+//	  runs/RUN_ID/INCOMPLETE        present from Begin until Seal has finished
+//	  runs/RUN_ID/evidence/NAME     written while the run goes
+//	  runs/RUN_ID/record.json       the record, written by Seal
+//	  runs/RUN_ID/record.dsse.json  its signature, written by Seal
+//
+// The runner uses it like this:
+//
+//	a, err := results.OpenArchive(dir)
+//	run, err := a.Begin(results.Meta{Bench: "lab-1", Fixture: "cam-1", Epoch: start})
+//	w, err := run.Evidence("console-cam-1.jsonl", results.KindTranscript)
+//	// ... hand w to the console recorder; w.Close() when the run ends
+//	err = run.Seal(&results.Record{Device: ..., Cases: ...}, key)
+//
+// Begin makes the run's folder with an INCOMPLETE marker and appends an
+// "open" line to the index before anything else, so from then on a crash
+// or power cut leaves a run that is visibly incomplete. Evidence files are
+// written straight into the run's folder (what was written before a crash
+// is kept); each writer's Close syncs the file and records its size and
+// SHA-256, computed from the bytes written. Seal fills in what the archive
+// owns (run ID, clock, evidence list, run verdict, key ID, index position),
+// writes record.json and record.dsse.json (temp file, fsync, rename, fsync
+// the folder), appends the "sealed" line, and only then removes the marker.
+// A crash at any point of Seal leaves the marker, so a half-sealed run never
+// verifies as complete. Epoch is the time (with its monotonic reading) that
+// every recorder of the run counts mono_ns from.
+//
+// Several runs, in one process or several, may write the same archive at
+// once: each run has its own folder, and index appends are serialised by a
+// mutex and by flock on index.lock. Each index line holds the SHA-256 of the
+// line before it, and every sealed record names (under its signature) the
+// seq and prev of its own "sealed" line, so lines deleted, inserted or
+// reordered are found even if the chain was recomputed. Removing the newest
+// runs together with their index lines is not detectable from the archive
+// alone; that needs the index head kept elsewhere (the fleet broker).
+//
+// # Signing
+//
+// Seal signs with a crypto.Signer whose public key is ECDSA P-256 (the
+// default, made by `bench keygen`) or Ed25519: a key loaded by
+// LoadPrivateKey, or one held in a TPM or a PKCS#11 token through their Go
+// bindings, so the private key need not be in memory. LoadPrivateKey refuses
+// a file that group or others can read.
+//
+// The signature is a DSSE envelope (payloadType application/vnd.in-toto+json)
+// over an in-toto Statement v1 whose subjects are record.json (by SHA-256)
+// and every firmware image the record names, with in-toto's test-result
+// predicate (https://in-toto.io/attestation/test-result/v0.1): PASSED for a
+// PASS run, FAILED for FAIL, WARNED for anything else, the case IDs listed by
+// outcome. The record itself is bound by its digest, so a third party
+// verifies it with cosign and the bench's public key, offline:
+//
+//	SIGSTORE_REKOR_PUBLIC_KEY=bench.pub cosign verify-blob-attestation \
+//	    --key bench.pub --insecure-ignore-tlog \
+//	    --type https://in-toto.io/attestation/test-result/v0.1 \
+//	    --signature runs/ID/record.dsse.json runs/ID/record.json
+//
+// (Naming a Rekor key stops cosign fetching Sigstore's TUF root, which it
+// otherwise tries even offline; with the transparency log ignored the key is
+// never used.)
+//
+// # The clock
+//
+// A Raspberry Pi has no real-time clock and boots in 1970 until NTP
+// answers. Begin and Seal check the clock: a date before the bench software
+// was built is wrong, and on Linux adjtimex's STA_UNSYNC says the kernel has
+// not synchronised it. The record then says clock.synchronized false and why,
+// rather than signing a time that is not true.
+//
+// # Verification
+//
+// Verify checks an archive or one run's folder and returns a Report whose
+// Problems each name a kind, a file, an index line and a run: a signature
+// that does not verify with the given keys, an evidence file whose size or
+// digest differs, a file or run that is missing or extra, an index line that
+// breaks the chain, a run that is incomplete. It returns an error only when
+// the folder cannot be examined at all.
 package results
