@@ -367,6 +367,9 @@ func (r *Record) Validate() error {
 		if !reSHA256.MatchString(img.SHA256) {
 			bad("images[%d] %s: sha256 %q is not 64 lower-case hex digits", i, img.Name, img.SHA256)
 		}
+		if img.Size < 0 {
+			bad("images[%d] %s: negative size", i, img.Name)
+		}
 	}
 	ids := make(map[string]bool, len(r.Cases))
 	for i, c := range r.Cases {
@@ -399,6 +402,9 @@ func (r *Record) Validate() error {
 		checkIDs("PSTI", c.References.PSTI, rePSTI)
 		checkIDs("EN 18031", c.References.EN18031, reEN18031)
 		checkIDs("CRA", c.References.CRA, reCRA)
+		if c.Timing.DurationNs < 0 {
+			bad("%s: negative duration", where)
+		}
 		for _, ref := range c.Evidence {
 			if !listed[ref.Path] {
 				bad("%s: evidence %s is not in the record's evidence list", where, ref.Path)
