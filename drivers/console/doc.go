@@ -35,8 +35,15 @@
 // looks at the new text plus that much, never the whole buffer. Better
 // still, most patterns contain a fixed string every match must contain
 // (" login: " in `\S+ login: `); the engine finds it with bytes.Index and
-// runs the regular expression only where it occurs. The buffer is trimmed
-// to the backlog, so memory does not grow with the stream.
+// runs the regular expression only where it occurs (or one of a set, for
+// alternatives: `error|failed`). The buffer is trimmed to the backlog, so
+// memory does not grow with the stream.
+//
+// Speed (go test -bench . on the development machine, 64 to 512-byte
+// chunks): about 350 MB/s for three typical patterns; about 15 MB/s when one
+// of them has no fixed string at all (`\d{2,}\s+[A-Z]{3}\b`), which is
+// Go's regexp scanning every chunk plus the pattern's width. A 115200-baud
+// UART delivers 11.5 KB/s.
 //
 // Streaming has the usual consequences (pexpect's too): `$` and `\b` see
 // the end of the text received so far, so `# $` means "the device's last

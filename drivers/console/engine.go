@@ -160,6 +160,9 @@ func (s *stream) newScanners(ps []Pattern, not bool, from int64) []*scanner {
 			continue
 		}
 		sc := &scanner{p: p, index: i, not: not}
+		for _, f := range p.need {
+			sc.needLen = max(sc.needLen, len(f.b))
+		}
 		sc.reset(from)
 		out = append(out, sc)
 	}
@@ -189,13 +192,14 @@ type hit struct {
 
 // scanner searches one pattern incrementally.
 type scanner struct {
-	p     Pattern
-	index int
-	not   bool
-	from  int64  // no match starts before this offset
-	done  int64  // matches ending before this offset have been looked for
-	occ   int64  // start of the last occurrence of p.need seen, or -1
-	lower []byte // scratch for case-insensitive search
+	p       Pattern
+	index   int
+	not     bool
+	from    int64  // no match starts before this offset
+	done    int64  // matches ending before this offset have been looked for
+	occ     int64  // start of the last occurrence of p.need seen, or -1
+	needLen int    // longest of p.need
+	lower   []byte // scratch for case-insensitive search
 }
 
 func (sc *scanner) reset(from int64) {
@@ -222,10 +226,10 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 		return hit{start: start, end: start + int64(len(sc.p.lit))}, true
 	}
 	if len(sc.p.need) > 0 {
-		// Every match contains need; if its last occurrence starts before
-		// lo, no new match is possible and the regular expression is
-		// not run at all.
-		sc.findNeed(s, max(sc.from, s.base, newStart-int64(len(sc.p.need))+1), end)
+		// Every match contains one of need; if the last occurrence seen
+		// starts before lo, no new match is possible and the regular
+		// expression is not run at all.
+		sc.findNeed(s, max(sc.from, s.base, newStart-int64(sc.needLen)+1), end)
 		if sc.occ < lo {
 			return hit{}, false
 		}
@@ -248,24 +252,31 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 	return hit{start: edge + int64(loc[0]), end: edge + int64(loc[1]), edge: edge, loc: loc}, true
 }
 
-// findNeed records the last occurrence of the required factor in [from, end).
+// findNeed records the last occurrence of any required factor in
+// [from, end).
 func (sc *scanner) findNeed(s *stream, from, end int64) {
 	if from >= end {
 		return
 	}
 	hay := s.text(from, end)
-	if sc.p.fold {
-		sc.lower = asciiLower(sc.lower[:0], hay)
-		hay = sc.lower
-	}
-	need := sc.p.need
-	for off := 0; ; {
-		i := bytes.Index(hay[off:], need)
-		if i < 0 {
-			return
+	lowered := false
+	for _, f := range sc.p.need {
+		h := hay
+		if f.fold {
+			if !lowered {
+				sc.lower = asciiLower(sc.lower[:0], hay)
+				lowered = true
+			}
+			h = sc.lower
 		}
-		sc.occ = from + int64(off+i)
-		off += i + 1
+		for off := 0; ; {
+			i := bytes.Index(h[off:], f.b)
+			if i < 0 {
+				break
+			}
+			sc.occ = max(sc.occ, from+int64(off+i))
+			off += i + 1
+		}
 	}
 }
 

@@ -184,20 +184,37 @@ func TestWidthsAndFactors(t *testing.T) {
 	for _, c := range []struct {
 		expr  string
 		width int
-		need  string
-		fold  bool
+		need  string // factors joined by |, folded ones marked (?i)
 	}{
-		{`login: `, 7, "login: ", false},
-		{`(?P<host>[\w-]+) login: `, DefaultMaxWidth, " login: ", false},
-		{`\d{1,3}`, 3, "", false},
-		{`(?i)kernel panic`, 12 * 4, "ernel panic", true},
-		{`Linux version (\S+)`, DefaultMaxWidth, "Linux version ", false},
-		{`[#$] $`, 2, " ", false},
-		{`foo|bar`, 3, "", false},
+		{`login: `, 7, "login: "},
+		{`(?P<host>[\w-]+) login: `, DefaultMaxWidth, " login: "},
+		{`\d{1,3}`, 3, ""},
+		{`(?i)kernel panic`, 12 * 4, "(?i)ernel panic"},
+		{`Linux version (\S+)`, DefaultMaxWidth, "Linux version "},
+		{`[#$] $`, 2, " "},
+		{`foo|bar`, 3, "foo|bar"},
+		{`(?:segfault|oom-killer)\s+\d{1,8}`, DefaultMaxWidth, "segfault|oom-killer"},
+		{`(?:segfault|oom-killer) \d{1,8}`, 19, "segfault|oom-killer"},
+		{`(?:error|x*)!`, DefaultMaxWidth, "!"},
+		{`(?:error|x*)`, 5, ""},
 	} {
-		p := MustRegexp(c.expr)
-		if p.MaxWidth() != c.width || string(p.need) != c.need || p.fold != c.fold {
-			t.Errorf("%s: width %d need %q fold %v; want %d %q %v", c.expr, p.MaxWidth(), p.need, p.fold, c.width, c.need, c.fold)
+		p, err := Regexp(c.expr)
+		if err != nil {
+			if c.need == "" && strings.Contains(err.Error(), "empty string") {
+				continue
+			}
+			t.Fatal(err)
+		}
+		var need []string
+		for _, f := range p.need {
+			if f.fold {
+				need = append(need, "(?i)"+string(f.b))
+			} else {
+				need = append(need, string(f.b))
+			}
+		}
+		if p.MaxWidth() != c.width || strings.Join(need, "|") != c.need {
+			t.Errorf("%s: width %d need %q; want %d %q", c.expr, p.MaxWidth(), need, c.width, c.need)
 		}
 	}
 	if w := MustRegexp(`\S+`).WithMaxWidth(1 << 30).MaxWidth(); w != MaxWidthLimit {
@@ -216,5 +233,21 @@ func TestMaxWidthBoundsLookBack(t *testing.T) {
 	s = newStream(minBacklog)
 	if m, _, _ := feedWait(t, s, []Pattern{MustRegexp(`BEGIN.*END`)}, nil, chunks...); m == nil || len(m.Text) != 108 {
 		t.Fatalf("default bound: got %+v", m)
+	}
+}
+
+func TestBenchmarkPatternHasNoFactor(t *testing.T) {
+	if p := noFactor[1]; len(p.need) != 0 {
+		t.Fatalf("the worst-case benchmark needs a pattern without a factor; %s has %v", p, p.need)
+	}
+}
+
+func TestAlternativeFactorsFindEveryBranch(t *testing.T) {
+	p := MustRegexp(`(?i)(?:error|failed):`)
+	for _, text := range []string{"mount: ERROR:", "fsck FAILED:"} {
+		s := newStream(minBacklog)
+		if m, err, _ := feedWait(t, s, []Pattern{p}, nil, "xx", text[:4], text[4:]); err != nil || m == nil {
+			t.Fatalf("%q: %v %v", text, m, err)
+		}
 	}
 }

@@ -37,11 +37,9 @@ type Pattern struct {
 	lit   []byte         // literal pattern (re == nil), normalized
 	re    *regexp.Regexp // regular expression pattern
 	width int            // bound on match width, bytes
-	// need is a byte string every match must contain, used to skip the
-	// regular expression on output that cannot match; fold says it is
-	// ASCII-lowercased and must be searched case-insensitively.
-	need []byte
-	fold bool
+	// need lists byte strings one of which every match contains, used
+	// to skip the regular expression on output that cannot match.
+	need []factor
 	// anchored patterns use ^, \A or \b, which look at the byte before
 	// the match; the engine gives them an honest left edge.
 	anchored bool
@@ -56,7 +54,7 @@ func Literal(s string) Pattern {
 	if len(lit) == 0 {
 		return Pattern{}
 	}
-	return Pattern{src: s, lit: lit, width: len(lit), need: lit}
+	return Pattern{src: s, lit: lit, width: len(lit), need: []factor{{b: lit}}}
 }
 
 // Regexp compiles expr (Go RE2 syntax, https://golang.org/s/re2syntax) into
@@ -97,9 +95,7 @@ func Regexp(expr string) (Pattern, error) {
 		return Pattern{}, fmt.Errorf("console pattern %q: %v", expr, err)
 	}
 	p := Pattern{src: expr, re: re, width: width, anchored: hasLookBehind(tree)}
-	if lit, fold, ok := required(tree.Simplify()); ok {
-		p.need, p.fold = lit, fold
-	}
+	p.need = required(tree.Simplify())
 	return p, nil
 }
 
@@ -266,27 +262,50 @@ func minWidth(re *syntax.Regexp) int {
 	return 0 // star, quest, assertions, empty match
 }
 
-// required finds the longest byte string that every match of re contains
-// (a "necessary factor"), so the engine can look for it with bytes.Index and
-// run the regular expression only where it occurs. fold says the string is
-// ASCII-lowercased and to be found case-insensitively. Under case folding,
-// k and s also match non-ASCII runes (the Kelvin sign, the long s), so a
-// folded factor never contains them, nor any non-ASCII rune.
-func required(re *syntax.Regexp) (lit []byte, fold bool, ok bool) {
+// factor is a byte string a match must contain; fold says it is
+// ASCII-lowercased and to be found case-insensitively.
+type factor struct {
+	b    []byte
+	fold bool
+}
+
+// maxFactors bounds how many alternatives a pattern's factor set has, so
+// looking for them stays cheap.
+const maxFactors = 8
+
+// required finds a set of byte strings one of which every match of re
+// contains (RE2's "prefilter" idea, simplified), so the engine can look
+// for them with bytes.Index and run the regular expression only where one
+// occurs. Nil means no such set was found. Under case folding, k and s
+// also match non-ASCII runes (the Kelvin sign, the long s), so a folded
+// factor never contains them, nor any non-ASCII rune.
+func required(re *syntax.Regexp) []factor {
 	switch re.Op {
 	case syntax.OpLiteral:
-		l, f, whole := literalBytes(re)
-		return l, f, whole || len(l) > 0
+		if l, f, _ := literalBytes(re); len(l) > 0 {
+			return []factor{{l, f}}
+		}
 	case syntax.OpCapture, syntax.OpPlus:
 		return required(re.Sub[0])
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
 			return required(re.Sub[0])
 		}
+	case syntax.OpAlternate:
+		var all []factor
+		for _, s := range re.Sub {
+			fs := required(s)
+			if fs == nil || len(all)+len(fs) > maxFactors {
+				return nil // a branch that needs nothing: no set
+			}
+			all = append(all, fs...)
+		}
+		return all
 	case syntax.OpConcat:
-		better := func(l []byte, f bool) {
-			if len(l) > len(lit) {
-				lit, fold, ok = l, f, true
+		var best []factor
+		better := func(fs []factor) {
+			if score(fs) > score(best) || score(fs) == score(best) && len(fs) < len(best) {
+				best = fs
 			}
 		}
 		var run []byte // adjacent literals join into one longer factor
@@ -299,25 +318,44 @@ func required(re *syntax.Regexp) (lit []byte, fold bool, ok bool) {
 					runFold = f
 					continue
 				}
-				better(run, runFold)
+				if len(run) > 0 {
+					better([]factor{{run, runFold}})
+				}
 				run = nil
 				if whole {
 					run, runFold = append(run, l...), f
-				} else {
-					better(l, f)
+				} else if len(l) > 0 {
+					better([]factor{{l, f}})
 				}
 				continue
 			}
-			better(run, runFold)
+			if len(run) > 0 {
+				better([]factor{{run, runFold}})
+			}
 			run = nil
-			if l, f, isReq := required(s); isReq {
-				better(l, f)
+			if fs := required(s); fs != nil {
+				better(fs)
 			}
 		}
-		better(run, runFold)
-		return lit, fold, ok
+		if len(run) > 0 {
+			better([]factor{{run, runFold}})
+		}
+		return best
 	}
-	return nil, false, false
+	return nil
+}
+
+// score rates a factor set by its shortest member: longer strings occur
+// less often by chance.
+func score(fs []factor) int {
+	if len(fs) == 0 {
+		return 0
+	}
+	least := len(fs[0].b)
+	for _, f := range fs[1:] {
+		least = min(least, len(f.b))
+	}
+	return least
 }
 
 // literalBytes returns a literal's bytes and whether they are all of it; a
