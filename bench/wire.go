@@ -116,8 +116,8 @@ func consolePort(f *fixtures.Fixture) (console.Port, error) {
 func consolePrompts(p *fixtures.Profile) (console.Prompts, error) {
 	var out console.Prompts
 	for _, x := range []struct {
-		expr string
-		dst  *console.Pattern
+		pat fixtures.Pattern
+		dst *console.Pattern
 	}{
 		{p.Prompts.Login, &out.Login},
 		{p.Prompts.Password, &out.Password},
@@ -125,14 +125,22 @@ func consolePrompts(p *fixtures.Profile) (console.Prompts, error) {
 		{p.Prompts.LoginFailed, &out.Failed},
 		{p.Prompts.Lockout, &out.Lockout},
 	} {
-		if x.expr == "" {
+		if x.pat.IsZero() {
 			continue
 		}
-		pat, err := console.Regexp(x.expr)
+		pat, err := consolePattern(x.pat)
 		if err != nil {
 			return out, fmt.Errorf("profile %s: %w", p.Path, err)
 		}
 		*x.dst = pat
 	}
 	return out, nil
+}
+
+// consolePattern maps a profile's pattern onto the console's.
+func consolePattern(p fixtures.Pattern) (console.Pattern, error) {
+	if p.Literal {
+		return console.Literal(p.Expr), nil
+	}
+	return console.Regexp(p.Expr)
 }
