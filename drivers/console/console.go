@@ -169,7 +169,7 @@ func (c *Console) read(cn conn) {
 		if err == nil {
 			continue // data, or (0, nil): no data yet
 		}
-		if cn = c.reopen(cn, err); cn == nil {
+		if cn = c.reopen(cn, fmt.Errorf("read %s: %w", c.cfg.Port, err)); cn == nil {
 			return
 		}
 	}

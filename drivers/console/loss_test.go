@@ -57,7 +57,7 @@ func TestSerialServerRestartIsLostThenReopened(t *testing.T) {
 		t.Fatal(err)
 	}
 	far.Expect("hello\n")
-	checkGap(t, l)
+	checkGap(t, l, "read tcp "+l.srv.Addr)
 }
 
 func TestPTYFarSideClosedIsLostThenReopened(t *testing.T) {
@@ -88,12 +88,12 @@ func TestPTYFarSideClosedIsLostThenReopened(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("expect across the gap: %v", err)
 	}
-	checkGap(t, l)
+	checkGap(t, l, "hung up")
 }
 
 // checkGap checks the transcript marks the gap between the rx before and
-// the rx after.
-func checkGap(t *testing.T, l *link) {
+// the rx after, the loss saying why.
+func checkGap(t *testing.T, l *link, why string) {
 	t.Helper()
 	rs := l.tr.records(t)
 	var order []string
@@ -106,6 +106,9 @@ func checkGap(t *testing.T, l *link) {
 		case r.Event == "lost" || r.Event == "reopen":
 			if r.Detail == "" {
 				t.Errorf("%s event without detail", r.Event)
+			}
+			if r.Event == "lost" && !strings.Contains(r.Detail, why) {
+				t.Errorf("lost event %q should say %q", r.Detail, why)
 			}
 			if r.Event == "reopen" && !strings.Contains(r.Detail, "gap of") {
 				t.Errorf("reopen should say how long the gap was: %q", r.Detail)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -202,7 +203,8 @@ func explainSerial(path string, err error) error {
 // USB adapter that loses power may otherwise just stay silent.
 type serialConn struct {
 	serial.Port
-	path string
+	path   string
+	closed atomic.Bool
 }
 
 func (c *serialConn) Read(p []byte) (int, error) {
@@ -212,7 +214,18 @@ func (c *serialConn) Read(p []byte) (int, error) {
 			return 0, fmt.Errorf("%s disappeared", c.path)
 		}
 	}
+	var pe *serial.PortError
+	if err != nil && errors.As(err, &pe) && pe.Code() == serial.PortClosed && !c.closed.Load() {
+		// go.bug.st/serial reports a hang-up as "port closed"; we did
+		// not close it.
+		err = fmt.Errorf("%s hung up (adapter unplugged or unpowered, or the pty's far side closed): %w", c.path, err)
+	}
 	return n, err
+}
+
+func (c *serialConn) Close() error {
+	c.closed.Store(true)
+	return c.Port.Close()
 }
 
 // TCP is a serial server's raw TCP port (ser2net "raw" mode, a terminal
