@@ -243,3 +243,41 @@ func TestTranscriptFailureStopsWork(t *testing.T) {
 		t.Fatalf("Close should report the transcript failure, got %v", err)
 	}
 }
+
+func TestWaitEndsOnCancelBusyAndClose(t *testing.T) {
+	l := openPTY(t, console.Config{})
+	cctx, cancel := context.WithCancel(ctx)
+	registered := inFlight(l.c)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := l.c.Expect(cctx, 0, console.Literal("never"))
+		errc <- err
+	}()
+	await(t, registered, "the wait starting")
+	if _, err := l.c.Expect(ctx, guard, console.Literal("x")); !errors.Is(err, console.ErrBusy) {
+		t.Fatalf("a second wait should be refused with ErrBusy, got %v", err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || errors.Is(err, console.ErrTimeout) {
+		t.Fatalf("cancelled wait: want context.Canceled and not ErrTimeout, got %v", err)
+	}
+
+	registered = inFlight(l.c)
+	go func() {
+		_, err := l.c.Expect(ctx, 0, console.Literal("never"))
+		errc <- err
+	}()
+	await(t, registered, "the wait starting")
+	if err := l.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, console.ErrClosed) {
+		t.Fatalf("wait during Close: want ErrClosed, got %v", err)
+	}
+	if err := l.c.Send(ctx, "x"); !errors.Is(err, console.ErrClosed) {
+		t.Fatalf("send after Close: want ErrClosed, got %v", err)
+	}
+	if ev := events(l.tr.records(t)); ev[len(ev)-1] != "close" {
+		t.Fatalf("last event should be close: %v", ev)
+	}
+}

@@ -237,9 +237,17 @@ type TCP struct {
 
 func (t TCP) String() string { return "tcp " + t.Addr }
 
-func (t TCP) open(ctx context.Context) (conn, error) {
+// Validate checks the address's form without connecting.
+func (t TCP) Validate() error {
 	if _, _, err := net.SplitHostPort(t.Addr); err != nil {
-		return nil, fmt.Errorf("serial server address %q: %v: write host:port, e.g. 127.0.0.1:2001", t.Addr, err)
+		return fmt.Errorf("serial server address %q: %v: write host:port, e.g. 127.0.0.1:2001", t.Addr, err)
+	}
+	return nil
+}
+
+func (t TCP) open(ctx context.Context) (conn, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
 	}
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 10 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", t.Addr)

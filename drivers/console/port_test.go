@@ -32,6 +32,9 @@ func TestPickUSBAdapter(t *testing.T) {
 	if _, err := (Serial{VID: "0403", PID: "6001"}).pick(ports[:1]); err == nil || !strings.Contains(err.Error(), "no USB serial adapter is plugged in") {
 		t.Errorf("no USB ports: %v", err)
 	}
+	if err := (TCP{Addr: "ser2net.local"}).Validate(); err == nil || !strings.Contains(err.Error(), "host:port") {
+		t.Errorf("TCP without port: %v", err)
+	}
 	if err := (Serial{}).Validate(); err == nil || !strings.Contains(err.Error(), "set a path") {
 		t.Errorf("empty serial: %v", err)
 	}
