@@ -42,10 +42,7 @@ func consoleCommand(ctx context.Context, in *os.File, out, msg io.Writer, cfgPat
 	if err != nil {
 		return err
 	}
-	port, err := consolePort(f)
-	if err != nil {
-		return err
-	}
+	port := consolePort(f)
 	prompts, err := consolePrompts(f.Profile)
 	if err != nil {
 		return usageError(err)

@@ -91,25 +91,22 @@ func newButton(f *fixtures.Fixture, log *power.Log) (*power.Button, error) {
 }
 
 // consolePort says where the fixture's console is.
-func consolePort(f *fixtures.Fixture) (console.Port, error) {
+func consolePort(f *fixtures.Fixture) console.Port {
 	c := f.Console
 	if c.TCP != "" {
-		return console.TCP{Addr: c.TCP}, nil
-	}
-	if c.StopBits != 1 && c.StopBits != 2 {
-		return nil, usageError(fmt.Errorf("fixture %q: console: %v stop bits are not supported by the serial driver: write stop_bits: 1 or 2", f.Name, c.StopBits))
+		return console.TCP{Addr: c.TCP}
 	}
 	s := console.Serial{
 		Path:     c.Port,
 		Baud:     c.Baud,
 		DataBits: c.DataBits,
 		Parity:   c.Parity,
-		StopBits: int(c.StopBits),
+		StopBits: c.StopBits,
 	}
 	if c.USB != nil {
 		s.VID, s.PID, s.SerialNumber = c.USB.VID, c.USB.PID, c.USB.Serial
 	}
-	return s, nil
+	return s
 }
 
 // consolePrompts compiles the profile's prompts that Login and Run use.

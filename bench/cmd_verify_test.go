@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/certbench/certbench/results"
+)
+
+// TestKeygenSignVerifyThroughTheBinary makes a key with `bench keygen`, seals a
+// run with it, and has `bench verify` accept the archive, then name the file a
+// flipped byte is in.
+func TestKeygenSignVerifyThroughTheBinary(t *testing.T) {
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "bench.key")
+	if code, out, errs := runBin(t, nil, "keygen", "--key", keyPath); code != 0 {
+		t.Fatalf("keygen: exit %d\n%s%s", code, out, errs)
+	}
+	// A second keygen must not destroy the key earlier records were signed with.
+	before, _ := os.ReadFile(keyPath)
+	if code, _, errs := runBin(t, nil, "keygen", "--key", keyPath); code != exitUsage {
+		t.Fatalf("second keygen: exit %d, want %d: %s", code, exitUsage, errs)
+	}
+	if after, _ := os.ReadFile(keyPath); string(after) != string(before) {
+		t.Fatal("keygen overwrote an existing key")
+	}
+
+	key, err := results.LoadPrivateKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "archive")
+	a, err := results.OpenArchive(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Begin(results.Meta{Bench: "test-bench", Fixture: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.AddEvidence("console-cam-1.jsonl", results.KindTranscript,
+		[]byte(`{"mono_ns":1,"wall":"2026-11-24T23:50:01.000000001Z","dir":"rx","text":"login: "}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &results.Record{
+		Device:       results.Device{Model: "TestDev", Serial: "T-1"},
+		Declarations: results.Declarations{Name: "declarations.yaml", SHA256: strings.Repeat("ab", 32)},
+		Cases: []results.Case{{
+			ID: "demo/one", Suite: "demo", Title: "one", Verdict: results.Pass,
+			References: results.References{EN303645: []string{"5.1-1"}},
+		}}}
+	if err := run.Seal(rec, key); err != nil {
+		t.Fatal(err)
+	}
+
+	pub := filepath.Join(dir, "bench.pub")
+	if _, err := os.Stat(pub); err != nil {
+		t.Fatalf("keygen did not write the public key beside the private one: %v", err)
+	}
+	if code, out, errs := runBin(t, nil, "verify", "--key", pub, archive); code != 0 {
+		t.Fatalf("verify of a good archive: exit %d\n%s%s", code, out, errs)
+	}
+
+	// One flipped byte in the transcript: verify fails and names the file.
+	ev := filepath.Join(run.Dir(), "evidence", "console-cam-1.jsonl")
+	b, err := os.ReadFile(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(ev, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runBin(t, nil, "verify", "--key", pub, archive)
+	if code != 1 || !strings.Contains(out+errs, "console-cam-1.jsonl") {
+		t.Fatalf("verify of a tampered archive: exit %d, does not name the file:\n%s%s", code, out, errs)
+	}
+}
