@@ -78,7 +78,9 @@ type Console struct {
 
 // Open opens the console's port, starts recording, and starts the reader
 // that keeps reading (and reopening the port after a loss) until Close.
-// It fails if the port cannot be opened now, saying what to check.
+// It fails if the port cannot be opened now, saying what to check. ctx
+// bounds this first open only. Open sends nothing to the device (a key
+// during a bootloader's autoboot window would stop the boot).
 func Open(ctx context.Context, cfg Config) (*Console, error) {
 	if cfg.Port == nil {
 		return nil, fmt.Errorf("console %q: no port: give a serial path, a USB vid/pid, or a serial server address", cfg.Name)
