@@ -19,7 +19,7 @@ import (
 // Text still needs escaping for the format it is written into.
 type Line struct {
 	MonoNs int64  `json:"mono_ns"`
-	Kind   string `json:"kind"` // "rx", "tx", "event" (console), "power"
+	Kind   string `json:"kind"` // "rx", "tx", "event" (console), "power", or "mark" (the check began)
 	Text   string `json:"text"`
 }
 
@@ -184,9 +184,12 @@ func verdictTime(c *results.Case) (int64, bool) {
 
 // Excerpts returns the transcript excerpts that decided case c of run: the
 // ranges its evidence points to; for a transcript it names without a range,
-// or when it names none, the last lines before the verdict's time. Power
-// events of the run in the same window are interleaved, since a power cut
-// often explains what the console shows.
+// or, for a case that ran and names none, every transcript's last lines
+// before the verdict's time. A case that names no transcript and has no time
+// (or never ran) gets none: any lines would be a guess. Power events of the
+// run in the same window are interleaved, since a power cut often explains
+// what the console shows, and a "mark" line shows where the case began when
+// the window reaches back before it.
 func Excerpts(run *Run, c *results.Case) []Excerpt {
 	type want struct {
 		ev       *Evidence
@@ -211,7 +214,9 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 		}
 		wants = append(wants, w)
 	}
-	if len(wants) == 0 {
+	vt, timed := verdictTime(c)
+	ran := c.Verdict != results.NotRun && c.Verdict != results.NotApplicable
+	if len(wants) == 0 && timed && ran {
 		// The case names no transcript: every transcript of the run may
 		// hold what led to the verdict.
 		for _, ev := range run.Evidence {
@@ -220,7 +225,6 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 			}
 		}
 	}
-	vt, timed := verdictTime(c)
 	var power []Line
 	for _, ev := range run.Evidence {
 		if ev.Kind == results.KindPower {
@@ -262,6 +266,11 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 				to = vt
 			}
 			win = merge(win, within(power, from, to))
+			if start := c.Timing.StartMonoNs; timed && win[0].MonoNs < start {
+				i := sort.Search(len(win), func(i int) bool { return win[i].MonoNs >= start })
+				mark := Line{MonoNs: start, Kind: "mark", Text: "the check began"}
+				win = append(win[:i], append([]Line{mark}, win[i:]...)...)
+			}
 		}
 		ex.Lines = win
 		out = append(out, ex)

@@ -60,17 +60,18 @@ type chip struct {
 }
 
 type htmlRun struct {
-	Anchor, ID, Word, Class, Headline        string
-	Model, Serial, Firmware, FirmwareSHA     string
-	Fixture, Bench, When, Clock, Declaration string
-	Reason                                   string
-	Counts                                   []chip
-	Problems                                 []htmlSentence
-	Undecided                                []htmlSentence
-	Notices                                  []string
-	Timeline                                 template.HTML
-	Cases                                    []htmlCase
-	Evidence                                 []*Evidence // for a run without a record
+	Anchor, ID, Word, Class, Headline    string
+	Model, Serial, Firmware, FirmwareSHA string
+	Fixture, Bench, When, Took, Clock    string
+	Declaration                          string
+	Reason                               string
+	Counts                               []chip
+	Problems                             []htmlSentence
+	Undecided                            []htmlSentence
+	Notices                              []string
+	Timeline                             template.HTML
+	Cases                                []htmlCase
+	Evidence                             []*Evidence // for a run without a record
 }
 
 type htmlSentence struct {
@@ -99,7 +100,7 @@ func htmlRunOf(run *Run) htmlRun {
 		hr.Class = "v-INCOMPLETE"
 	}
 	if !run.Opened.IsZero() {
-		hr.When = run.Opened.UTC().Format("2006-01-02 15:04:05 MST")
+		hr.When = run.Opened.UTC().Format("2006-01-02 15:04 MST")
 	}
 	if tl := newTimeline(run); tl != nil {
 		hr.Timeline = template.HTML(tl.svg(nil))
@@ -113,7 +114,8 @@ func htmlRunOf(run *Run) htmlRun {
 		clean(rec.Device.Firmware.Version, false), rec.Device.Firmware.SHA256
 	hr.Declaration = clean(rec.Declarations.Name, false)
 	hr.Reason = clean(rec.Reason, true)
-	hr.When = fmt.Sprintf("%s to %s", rec.Started.UTC().Format("2006-01-02 15:04:05"), rec.Finished.UTC().Format("15:04:05 MST"))
+	hr.When = rec.Started.UTC().Format("2006-01-02 15:04 MST")
+	hr.Took = humanDuration(rec.Finished.Sub(rec.Started))
 	if !rec.Clock.Synchronized {
 		hr.Clock = "The bench clock was not synchronised, so these times may be wrong (" + clean(rec.Clock.Detail, false) + ")."
 	}
@@ -160,6 +162,20 @@ func htmlRunOf(run *Run) htmlRun {
 		}
 	}
 	return hr
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return ""
+	case d < time.Second:
+		return "under 1 s"
+	case d < time.Minute:
+		return fmt.Sprintf("%.0f s", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
 }
 
 func cleanRefs(r results.References) []refGroup {
@@ -209,12 +225,14 @@ section.archive{padding:16px}
 .banner{background:var(--vc);color:#fff;padding:18px 20px;display:flex;align-items:center;gap:24px;flex-wrap:wrap}
 .banner .word{font-size:46px;font-weight:800;letter-spacing:.02em;line-height:1}
 .banner .headline{font-size:19px;font-weight:500;flex:1;min-width:280px}
-.device{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:4px 24px;margin:16px 0 8px}
+.device{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:4px 24px;margin:16px 0 8px}
 .device div{padding:4px 0;border-bottom:1px solid #eee}
 .device .k{display:block;color:#666;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .device .val{font-size:17px;font-weight:600;word-break:break-all}
-.device .val.small{font-size:13px;font-weight:400}
-.chips{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}
+.trace{color:#555;font-size:12.5px;margin:4px 0 8px;word-break:break-all}
+.trace code{font-size:11.5px}
+a.more{font-size:13px;white-space:nowrap}
+.chips{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin:12px 0}
 .chip{border:2px solid var(--vc);color:var(--vc);border-radius:999px;padding:2px 12px;font-weight:700;background:#fff}
 .chip b{font-size:18px;margin-right:4px}
 .badge{display:inline-block;background:var(--vc);color:#fff;border-radius:4px;padding:1px 8px;font-weight:700;font-size:13px;white-space:nowrap}
@@ -240,6 +258,7 @@ summary{cursor:pointer;font-weight:600}
 .excerpt .t{color:#94a3b8;display:inline-block;min-width:90px}
 .excerpt .k{display:inline-block;min-width:48px;font-weight:700}
 .excerpt .rx .k{color:#7dd3fc}.excerpt .tx .k{color:#fdba74}.excerpt .event .k{color:#fca5a5}.excerpt .power .k{color:#86efac}
+.excerpt .mark{border-top:1px dashed #fde047;color:#fde047;margin:2px 0}.excerpt .mark .k{color:#fde047}
 .excerpt .tx .x{color:#fed7aa}.excerpt .event .x,.excerpt .power .x{color:#cbd5e1;font-style:italic}
 .muted{color:#666;font-size:13px}
 a{color:#0b5cad}
@@ -261,7 +280,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 {{- if .Archive}}
 <section class="archive">
 <h1>{{len .Runs}} runs{{if .RunCounts}}: {{.RunCounts}}{{end}}</h1>
-{{- if .CaseCounts}}<div class="chips">{{range .CaseCounts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}
+{{- if .CaseCounts}}<div class="chips"><span class="muted">Checks across all runs:</span> {{range .CaseCounts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}
 {{- range .Notices}}<p class="notice">{{.}}</p>{{end}}
 {{- if .Runs}}
 <table class="runs">
@@ -281,23 +300,22 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 <div><span class="k">Device</span><span class="val">{{.Model}}</span></div>
 <div><span class="k">Serial number</span><span class="val">{{or .Serial "—"}}</span></div>
 <div><span class="k">Firmware</span><span class="val">{{or .Firmware "—"}}</span></div>
-<div><span class="k">Tested</span><span class="val small">{{or .When "—"}}</span></div>
-<div><span class="k">Bench · fixture</span><span class="val small">{{or .Bench "—"}} · {{or .Fixture "—"}}</span></div>
-<div><span class="k">Run</span><span class="val small">{{.ID}}</span></div>
-{{- if .FirmwareSHA}}<div><span class="k">Firmware SHA-256</span><span class="val small">{{.FirmwareSHA}}</span></div>{{end}}
-{{- if .Declaration}}<div><span class="k">Declarations</span><span class="val small">{{.Declaration}}</span></div>{{end}}
+<div><span class="k">Tested</span><span class="val">{{or .When "—"}}</span>{{if .Took}}<span class="muted"> · took {{.Took}}</span>{{end}}</div>
 </div>
+<p class="trace">Run {{.ID}} · bench {{or .Bench "—"}}, fixture {{or .Fixture "—"}}
+{{- if .Declaration}} · declarations {{.Declaration}}{{end}}
+{{- if .FirmwareSHA}} · firmware SHA-256 <code>{{.FirmwareSHA}}</code>{{end}}
+{{- if .Clock}}<br><span class="warn">{{.Clock}}</span>{{end}}</p>
 {{- if .Counts}}<div class="chips">{{range .Counts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}
-{{- if .Clock}}<p class="warn">{{.Clock}}</p>{{end}}
 {{- if .Reason}}<p class="notice">The run ended early: {{.Reason}}</p>{{end}}
 {{- range .Notices}}<p class="notice">{{.}}</p>{{end}}
 {{- if .Problems}}
 <h2>Problems found</h2>
-<ul class="sentences">{{range .Problems}}<li class="{{.Class}}"><a href="#{{.Anchor}}">{{.Text}}</a><span class="refs">{{.Refs}}</span></li>{{end}}</ul>
+<ul class="sentences">{{range .Problems}}<li class="{{.Class}}">{{.Text}} <a class="more" href="#{{.Anchor}}">details</a><span class="refs">{{.Refs}}</span></li>{{end}}</ul>
 {{- end}}
 {{- if .Undecided}}
 <h2>Not decided</h2>
-<ul class="sentences">{{range .Undecided}}<li class="{{.Class}}"><a href="#{{.Anchor}}">{{.Text}}</a><span class="refs">{{.Refs}}</span></li>{{end}}</ul>
+<ul class="sentences">{{range .Undecided}}<li class="{{.Class}}">{{.Text}} <a class="more" href="#{{.Anchor}}">details</a><span class="refs">{{.Refs}}</span></li>{{end}}</ul>
 {{- end}}
 {{- if .Timeline}}
 <h2>Timeline</h2>
@@ -316,6 +334,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 </table>
 {{- if .Timeline}}{{.Timeline}}{{end}}
 {{- range .OtherEvidence}}<p class="muted">Evidence: {{.}}</p>{{end}}
+{{- if and (not .Excerpts) .Open}}<p class="muted">No console excerpt: the record names no transcript for this check{{if not .Timeline}} and gives no time for its verdict{{end}}.</p>{{end}}
 {{- range .Excerpts}}
 <details{{if $open}} open{{end}}>
 <summary>Console {{.Path}}: {{.What}}</summary>

@@ -106,10 +106,10 @@ var ErrNotResults = errors.New("neither an archive nor a run folder")
 func Load(dir string) (*Report, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return nil, fmt.Errorf("read results: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("report %s: not a folder; give an archive or a run folder: %w", dir, ErrNotResults)
+		return nil, fmt.Errorf("read results in %s: not a folder; give an archive or a run folder: %w", dir, ErrNotResults)
 	}
 	rep := &Report{Dir: dir}
 	switch {
@@ -120,7 +120,7 @@ func Load(dir string) (*Report, error) {
 		rep.Kind = KindRun
 		rep.Runs = []*Run{loadRun(dir, filepath.Base(dir))}
 	default:
-		return nil, fmt.Errorf("report %s: no %s or %s/ (an archive), no %s or %s (a run folder): %w",
+		return nil, fmt.Errorf("read results in %s: no %s or %s/ (an archive), no %s or %s (a run folder): %w",
 			dir, results.IndexFile, results.RunsDir, results.RecordFile, results.IncompleteFile, ErrNotResults)
 	}
 	return rep, nil

@@ -163,9 +163,16 @@ func TestExcerpts(t *testing.T) {
 	if !sawPowerOff {
 		t.Errorf("the power cut before the verdict is not in the excerpt: %+v", ex[0].Lines)
 	}
+	// 20 lines before the verdict at +2.5 s, and a mark where the case
+	// began at +1 s.
 	ex = Excerpts(pass, &pass.Record.Cases[0])
-	if len(ex) != 1 || len(ex[0].Lines) != excerptLines || ex[0].Omitted != 6 || ex[0].Lines[excerptLines-1].Text != "boot line Z" {
+	if len(ex) != 1 || len(ex[0].Lines) != excerptLines+1 || ex[0].Omitted != 6 || ex[0].Lines[excerptLines].Text != "boot line Z" ||
+		ex[0].Lines[4] != (Line{MonoNs: 1000 * ms, Kind: "mark", Text: "the check began"}) || ex[0].Lines[5].Text != "boot line K" {
 		t.Errorf("last lines before the verdict at +2.5 s: %d lines, %d omitted, %+v", len(ex[0].Lines), ex[0].Omitted, ex[0].Lines)
+	}
+	// A case that never ran and names no transcript: no guess.
+	if ex := Excerpts(fail, caseByID(fail, "config/http-admin")); len(ex) != 0 {
+		t.Errorf("a NOT_RUN case got an excerpt: %+v", ex)
 	}
 }
 

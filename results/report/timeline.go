@@ -206,13 +206,13 @@ func niceStep(d float64) float64 {
 func durLabel(ns, step float64) string {
 	switch {
 	case step >= 60e9 && math.Mod(ns, 60e9) == 0:
-		return fmt.Sprintf("%gmin", ns/60e9)
-	case step >= 1e9:
-		return fmt.Sprintf("%gs", ns/1e9)
+		return fmt.Sprintf("%g min", ns/60e9)
+	case step >= 100e6:
+		return fmt.Sprintf("%g s", math.Round(ns/1e8)/10)
 	case step >= 1e6:
-		return fmt.Sprintf("%gms", ns/1e6)
+		return fmt.Sprintf("%g ms", math.Round(ns/1e6))
 	}
-	return fmt.Sprintf("%gµs", ns/1e3)
+	return fmt.Sprintf("%g µs", math.Round(ns/1e3))
 }
 
 func (tl *timeline) laneLabel(b *strings.Builder, y, h int, name string) {

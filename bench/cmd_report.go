@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/certbench/certbench/results/report"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var format, out string
+	cmd := &cobra.Command{
+		Use:   "report DIR",
+		Short: "Report on an archive or one run: text, JUnit XML, HTML or JSON",
+		Long: `report reads an archive (a folder with index.jsonl and runs/) or one run's
+folder and writes its results:
+
+  text   a summary for the terminal, failures first (the default)
+  junit  JUnit XML for Jenkins and GitLab: a testsuite per suite of each run, a
+         testcase per case. FAIL is a <failure>, ERROR an <error>, INCONCLUSIVE an
+         <error> saying "inconclusive" (the bench could not decide: it must not
+         look like a pass), NOT_APPLICABLE and NOT_RUN are <skipped>. A run cut
+         off by a crash is an <error> testcase of its own.
+  html   one self-contained page (no scripts, nothing fetched): the verdict,
+         device and a sentence per problem at the top, then per case its
+         references, reason, a timeline of power, console and verdicts, and the
+         console lines that decided it
+  json   a machine summary: runs, cases, verdicts, reasons, references
+
+A missing or malformed evidence file does not stop the report: it says so in
+place. Runs cut off by a crash are marked incomplete. The report does not check
+signatures: run 'bench verify' for that.
+
+Exit status 0 when the report was written, whatever the verdicts; 2 for bad
+usage or a folder that holds no results.`,
+		Example: `  bench report archive/
+  bench report --format html -o report.html archive/runs/20261124T235000Z-cam-1-0a1b2c
+  bench report --format junit -o results.xml archive/`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := report.ParseFormat(format)
+			if err != nil {
+				return usageError(err)
+			}
+			rep, err := report.Load(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			if out == "" || out == "-" {
+				return report.Write(cmd.OutOrStdout(), rep, f)
+			}
+			var b bytes.Buffer
+			if err := report.Write(&b, rep, f); err != nil {
+				return err
+			}
+			return writeReportFile(out, b.Bytes())
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", string(report.Text), "text, junit, html or json")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the report to this file instead of standard output")
+	root.AddCommand(cmd)
+}
+
+// writeReportFile replaces path with b in one step, so a reader (a CI job, a
+// browser) never sees half a report.
+func writeReportFile(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageError(fmt.Errorf("write report %s: folder %s does not exist", path, dir))
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}
