@@ -1,0 +1,288 @@
+package main
+
+// `bench sim`: a virtual lab of SimCam SC-100 units running on its own, for
+// trying the bench without hardware; `bench sim image`: firmware images in
+// the lab's format, good and bad, for update tests.
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/certbench/certbench/fixtures/sim"
+	"github.com/certbench/certbench/fixtures/sim/image"
+	// The GPIO-over-socket periph driver: with CERTBENCH_SIM_GPIO set, every
+	// bench command (console, power, run, check) finds a running `bench sim`'s
+	// relay and button lines in gpioreg, as it finds a Raspberry Pi's.
+	_ "github.com/certbench/certbench/fixtures/sim/gpiosock"
+)
+
+func init() {
+	root.AddCommand(simCommand())
+}
+
+func simCommand() *cobra.Command {
+	var (
+		units    int
+		flaws    []string
+		userSet  []string
+		activeLo bool
+		out      string
+		scale    float64
+		broker   string
+	)
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a simulated lab of virtual devices until interrupted",
+		Long: `sim runs a lab of virtual SimCam SC-100 units on this machine: each has a
+console on a pty, relay and reset-button GPIO lines, telnet and an HTTP admin
+page on 127.0.0.1, and flash in a folder under --out. It writes a bench file
+(OUT/bench.yaml) that bench run, bench check and bench console accept, prints
+each unit's console, lines and ports, and runs until Ctrl-C.
+
+Units are named cam-1 ... cam-N. A unit is a good device unless given flaws:
+  --flaw cam-2:default-password --flaw 3:no-lockout
+
+From another terminal, export the CERTBENCH_SIM_GPIO it prints so the bench
+finds the lab's GPIO lines, then e.g.
+  bench power on cam-1 -c OUT/bench.yaml
+  bench console cam-1 -c OUT/bench.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if units < 1 || units > 64 {
+				return usageError(fmt.Errorf("--units %d: give 1 to 64", units))
+			}
+			if scale <= 0 {
+				return usageError(fmt.Errorf("--scale %v: give a positive factor (1 = real time)", scale))
+			}
+			cfg := sim.Config{Dir: filepath.Join(out, "units"), TimeScale: scale, Broker: broker}
+			for i := 1; i <= units; i++ {
+				cfg.Units = append(cfg.Units, sim.UnitConfig{Name: fmt.Sprintf("cam-%d", i), RelayActiveLow: activeLo, ButtonActiveLow: activeLo})
+			}
+			unitIndex := func(flag, s string) (int, error) {
+				if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= units {
+					return n - 1, nil
+				}
+				for i, u := range cfg.Units {
+					if u.Name == s {
+						return i, nil
+					}
+				}
+				return 0, usageError(fmt.Errorf("%s %q: no such unit (cam-1 to cam-%d, or 1 to %d)", flag, s, units, units))
+			}
+			for _, f := range flaws {
+				name, flaw, ok := strings.Cut(f, ":")
+				if !ok {
+					return usageError(fmt.Errorf("--flaw %q: write UNIT:FLAW, e.g. cam-2:default-password", f))
+				}
+				i, err := unitIndex("--flaw", name)
+				if err != nil {
+					return err
+				}
+				fl, err := sim.ParseFlaw(flaw)
+				if err != nil {
+					return usageError(fmt.Errorf("--flaw %q: %w", f, err))
+				}
+				cfg.Units[i].Flaws = append(cfg.Units[i].Flaws, fl)
+			}
+			for _, s := range userSet {
+				i, err := unitIndex("--user-set", s)
+				if err != nil {
+					return err
+				}
+				cfg.Units[i].Passwords = sim.UserSetPassword
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("sim: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			lab, err := sim.Start(ctx, cfg)
+			if err != nil {
+				if strings.Contains(err.Error(), "flaws") || strings.Contains(err.Error(), "name") {
+					return usageError(err)
+				}
+				return err
+			}
+			defer lab.Close()
+			sock, err := filepath.Abs(filepath.Join(out, "gpio.sock"))
+			if err != nil {
+				return err
+			}
+			if err := lab.ServeGPIO(sock); err != nil {
+				return err
+			}
+			benchFile, _ := filepath.Abs(filepath.Join(out, "bench.yaml"))
+			if err := lab.WriteBenchFile(benchFile); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Simulated lab: %d SimCam SC-100 units, time scale %g. Units start powered off.\n\n", units, scale)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "UNIT\tCONSOLE\tRELAY\tBUTTON\tTELNET\tHTTP\tSERIAL\tPASSWORD\tFLAWS")
+			for _, u := range lab.Units() {
+				pw := u.Label().Password
+				if pw == "" {
+					pw = "(set at first boot)"
+				}
+				fl := "none"
+				if len(u.Flaws()) > 0 {
+					var names []string
+					for _, f := range u.Flaws() {
+						names = append(names, string(f))
+					}
+					fl = strings.Join(names, ",")
+				}
+				relay := u.RelayLine()
+				if u.RelayActiveLow() {
+					relay += " (active low)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Name(), u.ConsolePath(), relay, u.ButtonLine(),
+					u.TelnetAddr(), u.HTTPAddr(), u.Label().Serial, pw, fl)
+			}
+			tw.Flush()
+			fmt.Fprintf(w, "\nBench file: %s\nIn another terminal:\n  export %s=%s\n  bench power on cam-1 -c %s\n  bench console cam-1 -c %s\n\nCtrl-C stops the lab (every unit loses power).\n",
+				benchFile, sim.GPIOSocketEnv, sock, benchFile, benchFile)
+			<-ctx.Done()
+			fmt.Fprintln(w, "\nStopping the lab.")
+			return lab.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&units, "units", 3, "number of units")
+	f.StringArrayVar(&flaws, "flaw", nil, "UNIT:FLAW, repeatable; flaws: "+flawNames())
+	f.StringArrayVar(&userSet, "user-set", nil, "UNIT whose password the user sets at first boot, repeatable")
+	f.BoolVar(&activeLo, "active-low", false, "relay and button lines are active low, as on most relay boards")
+	f.StringVar(&out, "out", "sim-lab", "folder for the bench file, the units' flash and the GPIO socket")
+	f.Float64Var(&scale, "scale", 1, "time scale: 1 is real time, 0.1 ten times faster")
+	f.StringVar(&broker, "broker", "", "MQTT broker URL the units publish telemetry to (none if empty)")
+	cmd.AddCommand(simImageCommand())
+	return cmd
+}
+
+func flawNames() string {
+	var s []string
+	for _, f := range sim.Flaws() {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
+}
+
+func simImageCommand() *cobra.Command {
+	img := &cobra.Command{
+		Use:   "image",
+		Short: "Make and inspect firmware images for the simulated lab",
+	}
+	var output string
+	var b64 bool
+	mk := &cobra.Command{
+		Use:   "make VARIANT",
+		Short: "Make a good or bad image for the SimCam SC-100, signed by the vendor test key",
+		Long: `make builds one variant of the SimCam SC-100's factory image (` + sim.FactorySpec().Version + `,
+security counter ` + strconv.Itoa(int(sim.FactorySpec().Counter)) + `), signed with the vendor test key the units trust.
+Variants:
+` + variantList(),
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := image.ParseVariant(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			data, err := image.Make(v, sim.FactorySpec(), image.VendorTestKey())
+			if err != nil {
+				return err
+			}
+			if b64 {
+				data = []byte(wrap76(base64.StdEncoding.EncodeToString(data)))
+			}
+			if output == "" || output == "-" {
+				if !b64 {
+					return usageError(errors.New("refusing to write a binary image to the terminal: give -o FILE, or --base64"))
+				}
+				_, err := cmd.OutOrStdout().Write(data)
+				return err
+			}
+			if err := os.WriteFile(output, data, 0o644); err != nil {
+				return fmt.Errorf("sim image make: %w", err)
+			}
+			sum := sha256.Sum256(data)
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s image, %d bytes, sha256:%s)\n", output, v, len(data), hex.EncodeToString(sum[:]))
+			return nil
+		},
+	}
+	mk.Flags().StringVarP(&output, "output", "o", "", "file to write (- for standard output with --base64)")
+	mk.Flags().BoolVar(&b64, "base64", false, "write base64 in 76-column lines, as the console's update command takes it")
+
+	inspect := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Parse an image and run the checks a good SimCam SC-100 runs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			w := cmd.OutOrStdout()
+			im, err := image.Parse(data)
+			if err != nil {
+				fmt.Fprintf(w, "parse: %v\n", err)
+				return &exitError{code: exitFail, err: errors.New("the image fails a check a good unit runs")}
+			}
+			fmt.Fprintf(w, "%s\nmodel %s, version %s, security counter %d, %s, %d-byte payload\n",
+				args[0], im.Model(), im.Version(), im.Counter(), im.Algorithm(), len(im.Payload()))
+			bad := false
+			for _, c := range []struct {
+				name string
+				err  error
+			}{
+				{"model", im.CheckModel(sim.ModelID)},
+				{"digest", im.VerifyDigest()},
+				{"signature", im.VerifySignature(image.VendorTestKey().Public())},
+				{"rollback (factory floor)", im.CheckRollback(sim.FactorySpec().Counter)},
+				{"firmware", func() error { _, err := im.Firmware(); return err }()},
+			} {
+				if c.err != nil {
+					bad = true
+					fmt.Fprintf(w, "  %-25s FAIL %v\n", c.name, c.err)
+				} else {
+					fmt.Fprintf(w, "  %-25s ok\n", c.name)
+				}
+			}
+			if bad {
+				return &exitError{code: exitFail, err: errors.New("the image fails a check a good unit runs")}
+			}
+			return nil
+		},
+	}
+	img.AddCommand(mk, inspect)
+	return img
+}
+
+func variantList() string {
+	var b strings.Builder
+	for _, v := range image.Variants() {
+		fmt.Fprintf(&b, "  %-20s %s\n", v, v.Description())
+	}
+	return b.String()
+}
+
+func wrap76(s string) string {
+	var b strings.Builder
+	for len(s) > 76 {
+		b.WriteString(s[:76] + "\n")
+		s = s[76:]
+	}
+	b.WriteString(s + "\n")
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSimRunsALabOtherCommandsUse runs `bench sim` as a user would in one
+// terminal, and bench check and bench power in another: the second process
+// finds the lab's GPIO lines through the socket it names.
+func TestSimRunsALabOtherCommandsUse(t *testing.T) {
+	dir := t.TempDir()
+	sim := exec.Command(benchBin, "sim", "--units", "2", "--flaw", "cam-2:no-lockout", "--out", dir, "--scale", "0.01")
+	stdout, err := sim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Stderr = os.Stderr
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var printed strings.Builder
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			printed.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "Ctrl-C stops the lab") {
+				close(ready)
+			}
+		}
+		done <- sim.Wait()
+	}()
+	t.Cleanup(func() { sim.Process.Kill() })
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("bench sim ended early: %v\n%s", err, printed.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("bench sim printed no unit table")
+	}
+	out := printed.String()
+	for _, want := range []string{"cam-1", "cam-2", "/dev/pts/", "SIM_CAM_1_RELAY", "no-lockout", "CERTBENCH_SIM_GPIO=" + filepath.Join(dir, "gpio.sock")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench sim's table lacks %q:\n%s", want, out)
+		}
+	}
+	benchFile := filepath.Join(dir, "bench.yaml")
+	t.Setenv("CERTBENCH_SIM_GPIO", filepath.Join(dir, "gpio.sock"))
+	if code, o, e := runBin(t, nil, "check", "-c", benchFile); code != 0 {
+		t.Fatalf("bench check on the sim's bench file: exit %d\n%s%s", code, o, e)
+	}
+	if code, o, e := runBin(t, nil, "power", "on", "cam-1", "-c", benchFile); code != 0 {
+		t.Fatalf("bench power on: exit %d\n%s%s", code, o, e)
+	}
+	sim.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("bench sim after Ctrl-C: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("bench sim did not stop on SIGINT")
+	}
+}
+
+func TestSimImageMakeAndInspect(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "newer.img"), filepath.Join(dir, "tampered.img")
+	for _, c := range [][]string{{"newer", good}, {"tampered-payload", bad}} {
+		if code, o, e := runBin(t, nil, "sim", "image", "make", c[0], "-o", c[1]); code != 0 {
+			t.Fatalf("make %s: exit %d\n%s%s", c[0], code, o, e)
+		}
+	}
+	code, o, _ := runBin(t, nil, "sim", "image", "inspect", good)
+	if code != 0 || !strings.Contains(o, "version 1.4.3") {
+		t.Errorf("inspect newer: exit %d\n%s", code, o)
+	}
+	code, o, _ = runBin(t, nil, "sim", "image", "inspect", bad)
+	if code != exitFail || !strings.Contains(o, "digest") || !strings.Contains(o, "FAIL") {
+		t.Errorf("inspect tampered: exit %d\n%s", code, o)
+	}
+	if code, _, _ := runBin(t, nil, "sim", "image", "make", "no-such-variant", "-o", bad); code != exitUsage {
+		t.Errorf("unknown variant: exit %d, want %d", code, exitUsage)
+	}
+	code, o, _ = runBin(t, nil, "sim", "image", "make", "unsigned", "--base64")
+	if code != 0 || len(strings.Split(strings.TrimSpace(o), "\n")[0]) != 76 {
+		t.Errorf("--base64: exit %d\n%s", code, o)
+	}
+	if code, _, _ := runBin(t, nil, "sim", "--flaw", "cam-9:no-lockout", "--units", "2"); code != exitUsage {
+		t.Errorf("flaw on a unit that does not exist: exit %d, want %d", code, exitUsage)
+	}
+}
