@@ -44,8 +44,15 @@ func readEvidence(dir string, f results.File, listed bool) *Evidence {
 	ev.Read, ev.Size = true, int64(len(b))
 	if listed {
 		sum := sha256.Sum256(b)
-		if int64(len(b)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
-			ev.Notices = append(ev.Notices, fmt.Sprintf("%s is not the file the record lists (%d bytes, the record says %d; or its SHA-256 differs): it changed after the run; `bench verify` says more", f.Path, len(b), f.Size))
+		changed := ""
+		switch {
+		case int64(len(b)) != f.Size:
+			changed = fmt.Sprintf("it is %d bytes, the record says %d", len(b), f.Size)
+		case hex.EncodeToString(sum[:]) != f.SHA256:
+			changed = "its SHA-256 differs from the record's"
+		}
+		if changed != "" {
+			ev.Notices = append(ev.Notices, fmt.Sprintf("%s changed after the run (%s): what is shown is not what was recorded; bench verify says more", f.Path, changed))
 		}
 	}
 	switch f.Kind {

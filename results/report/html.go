@@ -90,7 +90,7 @@ type htmlCase struct {
 
 func htmlRunOf(run *Run) htmlRun {
 	hr := htmlRun{Anchor: "run-" + run.ID, ID: run.ID, Word: bannerWord(run), Headline: headline(run),
-		Fixture: run.Fixture, Bench: run.Bench, Notices: run.Notices, Evidence: run.Evidence}
+		Fixture: run.Fixture, Bench: run.Bench, Notices: run.AllNotices(), Evidence: run.Evidence}
 	switch {
 	case run.State == StateSealed:
 		hr.Class = "v-" + string(run.Record.Verdict)
@@ -350,7 +350,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 {{- end}}
 {{- if .Evidence}}{{if not .Cases}}
 <h2>Evidence found</h2>
-<ul>{{range .Evidence}}<li>{{.Path}} ({{.Kind}}, {{.Size}} bytes){{range .Notices}}<p class="notice">{{.}}</p>{{end}}</li>{{end}}</ul>
+<ul>{{range .Evidence}}<li>{{.Path}} ({{.Kind}}, {{.Size}} bytes)</li>{{end}}</ul>
 {{- end}}{{end}}
 </div>
 </section>

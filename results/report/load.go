@@ -77,6 +77,15 @@ type Run struct {
 	Notices []string
 }
 
+// AllNotices are the run's notices followed by those of its evidence files.
+func (r *Run) AllNotices() []string {
+	out := append([]string(nil), r.Notices...)
+	for _, ev := range r.Evidence {
+		out = append(out, ev.Notices...)
+	}
+	return out
+}
+
 // Verdict is the run's verdict, or "" when no valid record says it.
 func (r *Run) Verdict() results.Verdict {
 	if r.Record == nil {

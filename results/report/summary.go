@@ -53,7 +53,8 @@ type RunSummary struct {
 	Reason   string                  `json:"reason,omitempty"`
 	Counts   map[results.Verdict]int `json:"counts"`
 	Cases    []CaseSummary           `json:"cases"`
-	Notices  []string                `json:"notices,omitempty"`
+	// Notices are about the run and its evidence files.
+	Notices []string `json:"notices,omitempty"`
 }
 
 // CaseSummary is one case.
@@ -92,7 +93,7 @@ func Summarize(rep *Report) *Summary {
 
 func summarizeRun(run *Run) RunSummary {
 	rs := RunSummary{RunID: run.ID, State: run.State, Bench: run.Bench, Fixture: run.Fixture,
-		Counts: map[results.Verdict]int{}, Cases: []CaseSummary{}, Notices: run.Notices}
+		Counts: map[results.Verdict]int{}, Cases: []CaseSummary{}, Notices: run.AllNotices()}
 	rec := run.Record
 	if rec == nil {
 		rs.Started = run.Opened

@@ -66,22 +66,23 @@ func writeTextRun(bw *bufio.Writer, run *Run) {
 			p(" (bench clock not synchronised: these times may be wrong)")
 		}
 		p("\n")
-	} else if run.Fixture != "" || run.Bench != "" {
-		p("Fixture:  %s on bench %s\n", orDash(run.Fixture), orDash(run.Bench))
+	} else if run.Fixture != "" {
+		p("Fixture:  %s", t(run.Fixture))
+		if run.Bench != "" {
+			p(" on bench %s", t(run.Bench))
+		}
+		p("\n")
 	}
 	p("%s\n", headline(run))
 	if run.Record != nil && run.Record.Reason != "" {
 		p("The run ended early: %s\n", t(run.Record.Reason))
 	}
-	for _, n := range run.Notices {
+	for _, n := range run.AllNotices() {
 		p("! %s\n", t(n))
 	}
 	if run.Record == nil {
 		for _, ev := range run.Evidence {
 			p("  evidence %s (%s, %d bytes)\n", t(ev.Path), ev.Kind, ev.Size)
-			for _, n := range ev.Notices {
-				p("  ! %s\n", t(n))
-			}
 		}
 		return
 	}
@@ -93,13 +94,6 @@ func writeTextRun(bw *bufio.Writer, run *Run) {
 		}
 		if c.Verdict == results.Fail {
 			fmt.Fprintf(tw, "\t\t%s\n", t(referenceLine(c.References)))
-		}
-		for _, ref := range c.Evidence {
-			if ev := run.EvidenceFile(ref.Path); ev != nil {
-				for _, n := range ev.Notices {
-					fmt.Fprintf(tw, "\t\t! %s\n", t(n))
-				}
-			}
 		}
 	}
 	tw.Flush()

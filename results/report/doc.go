@@ -1,0 +1,42 @@
+// Package report turns runs recorded by package results into reports for
+// the people who read them: a plain-text summary for a terminal, JUnit XML
+// for CI, one self-contained HTML page for a retailer or a lab, and a JSON
+// summary for machines (`bench report`).
+//
+// # Reading
+//
+// Load reads an archive (index.jsonl and runs/) or one run's folder into a
+// Report: per Run its record and every evidence file the record lists,
+// decoded by kind (console transcripts and power events, formats.md). A
+// report must show what is there and say what is not, so Load fails only
+// when the folder holds no results at all. Everything else becomes a notice
+// in place: an evidence file missing or changed since the run, a malformed
+// or torn line (skipped; the other lines are kept), a record that is not
+// valid (its run is StateUnreadable and none of its verdicts are shown), a
+// run the index names whose folder is gone (StateMissing), and a run cut off
+// by a crash (StateIncomplete, with whatever evidence it wrote). Signatures
+// are not checked here; that is `bench verify`.
+//
+// # Excerpts and timelines
+//
+// A verdict is only as good as the evidence behind it, so each case shows
+// the console lines that decided it (Excerpts): the transcript range its
+// evidence names, or else the last lines before its verdict's time, with the
+// run's power events of that window interleaved. Transcript chunks are
+// joined and split into lines as a terminal would show them, and every
+// string that came from a device is made visible (see Line): bytes that are
+// not UTF-8 read \xNN, control characters and bidirectional overrides are
+// spelt out. On top of that each format escapes for itself: html/template
+// for the page (which also forbids scripts with its Content-Security-Policy),
+// encoding/xml for JUnit. The HTML timeline is inline SVG built here: a lane
+// per power switch, a lane per console, a lane of cases by verdict.
+//
+// # Verdicts in JUnit
+//
+// JUnit knows pass, failure, error and skipped. FAIL is a failure, ERROR an
+// error, INCONCLUSIVE an error of type INCONCLUSIVE (the bench could not
+// decide: CI must not count it as a pass, and it is not the device's fault),
+// NOT_APPLICABLE and NOT_RUN are skipped. A run without a sealed record adds
+// an error testcase of its own, so a crash or a lost record fails a CI job
+// instead of vanishing from it.
+package report
