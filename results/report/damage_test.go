@@ -118,3 +118,63 @@ func TestDamagedArchive(t *testing.T) {
 		t.Errorf("summary totals: %+v", s.Totals)
 	}
 }
+
+// TestSealingCutOff: a crash after record.json was written and before the
+// run's INCOMPLETE marker was removed leaves a record that was never
+// sealed. Its failure must still show, marked incomplete; a crash before
+// any record shows what the console said last.
+func TestSealingCutOff(t *testing.T) {
+	l := newLab(t)
+	marker := []byte(`{"run":"x","bench":"lab-bench-1","fixture":"cam-1","opened":"2026-11-24T23:50:00Z","pid":1}` + "\n")
+	if err := os.WriteFile(filepath.Join(l.failRunDir, results.IncompleteFile), marker, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := load(t, l.dir)
+	run := rep.Runs[0]
+	if run.ID != l.failRun || run.State != StateIncomplete || run.Record == nil || bannerWord(run) != "FAIL · INCOMPLETE" {
+		t.Fatalf("run %s: state %s, record %v, banner %q", run.ID, run.State, run.Record != nil, bannerWord(run))
+	}
+	if !strings.Contains(headline(run), "not signed") {
+		t.Errorf("headline does not say the record is unsigned: %q", headline(run))
+	}
+	var doc struct {
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name  string `xml:"name,attr"`
+				Error *struct {
+					Type string `xml:"type,attr"`
+					Body string `xml:",chardata"`
+				} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(renderReport(t, rep, JUnit), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// The fail run's FAIL, ERROR and INCONCLUSIVE, its incompleteness, and
+	// the crashed run (cam-3).
+	if doc.Failures != 1 || doc.Errors != 2+1+1 {
+		t.Errorf("JUnit: %d failures, %d errors; want 1 and 4", doc.Failures, doc.Errors)
+	}
+	var crashBody string
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			if c.Name == "run "+l.crashRun+": incomplete" {
+				crashBody = c.Error.Body
+			}
+		}
+	}
+	if !strings.Contains(crashBody, "U-Boot 2024.01") || !strings.Contains(crashBody, "GPIO22 on (Low)") {
+		t.Errorf("the crashed run's error does not show what the console and power said last:\n%s", crashBody)
+	}
+	page := string(renderReport(t, rep, HTML))
+	crash := page[strings.Index(page, `id="run-`+l.crashRun+`"`):]
+	if !strings.Contains(crash, "U-Boot 2024.01") || !strings.Contains(crash, "the last 20 lines written") {
+		t.Error("the crashed run's section does not show its last console lines")
+	}
+	if !strings.Contains(page, "FAIL · INCOMPLETE") {
+		t.Error("the HTML does not mark the unsealed failing run")
+	}
+}

@@ -278,6 +278,38 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 	return out
 }
 
+// LastLines returns, for a run without a record (cut off by a crash, or
+// unreadable), each transcript's last lines with the power events among
+// them: what the bench saw last.
+func LastLines(run *Run) []Excerpt {
+	var power []Line
+	for _, ev := range run.Evidence {
+		if ev.Kind == results.KindPower {
+			power = append(power, powerLines(ev.Power)...)
+		}
+	}
+	sort.SliceStable(power, func(i, j int) bool { return power[i].MonoNs < power[j].MonoNs })
+	var out []Excerpt
+	for _, ev := range run.Evidence {
+		if ev.Kind != results.KindTranscript {
+			continue
+		}
+		ex := Excerpt{Path: ev.Path, Notices: ev.Notices, What: fmt.Sprintf("the last %d lines written", excerptLines)}
+		all := consoleLines(ev.Transcript)
+		if len(all) > excerptLines {
+			ex.Omitted = len(all) - excerptLines
+			all = all[len(all)-excerptLines:]
+		}
+		from := int64(math.MinInt64) // the whole transcript is shown
+		if ex.Omitted > 0 {
+			from = all[0].MonoNs
+		}
+		ex.Lines = merge(all, within(power, from, math.MaxInt64))
+		out = append(out, ex)
+	}
+	return out
+}
+
 // within returns the lines whose time is in [from, to]; lines are in time
 // order.
 func within(lines []Line, from, to int64) []Line {

@@ -72,6 +72,7 @@ type htmlRun struct {
 	Timeline                             template.HTML
 	Cases                                []htmlCase
 	Evidence                             []*Evidence // for a run without a record
+	LastLines                            []Excerpt   // for a run without a record
 }
 
 type htmlSentence struct {
@@ -108,6 +109,7 @@ func htmlRunOf(run *Run) htmlRun {
 	rec := run.Record
 	if rec == nil {
 		hr.Model = "unknown device"
+		hr.LastLines = LastLines(run)
 		return hr
 	}
 	hr.Model, hr.Serial, hr.Firmware, hr.FirmwareSHA = clean(rec.Device.Model, false), clean(rec.Device.Serial, false),
@@ -251,6 +253,7 @@ table.refs th{color:#555;font-weight:500;white-space:nowrap}
 table.runs{width:100%}
 table.runs th,table.runs td{padding:6px 8px;border-bottom:1px solid #e5e7eb;text-align:left;font-size:14px}
 table.runs th{background:#f3f4f6}
+td.nw{white-space:nowrap}
 details{margin:8px 0}
 summary{cursor:pointer;font-weight:600}
 .excerpt{background:#0f172a;color:#e2e8f0;border-radius:6px;padding:8px 10px;font:12.5px/1.45 ui-monospace,Menlo,Consolas,monospace;overflow-x:auto;margin:6px 0}
@@ -265,7 +268,7 @@ a{color:#0b5cad}
 @media print{body{background:#fff}section.run{box-shadow:none;border:1px solid #ccc}details{display:block}}
 `
 
-var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"offset": offset}).Parse(`<!DOCTYPE html>
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"offset": offset, "sentenceCase": sentenceCase}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -281,12 +284,12 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 <section class="archive">
 <h1>{{len .Runs}} runs{{if .RunCounts}}: {{.RunCounts}}{{end}}</h1>
 {{- if .CaseCounts}}<div class="chips"><span class="muted">Checks across all runs:</span> {{range .CaseCounts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}
-{{- range .Notices}}<p class="notice">{{.}}</p>{{end}}
+{{- range .Notices}}<p class="notice">{{sentenceCase .}}</p>{{end}}
 {{- if .Runs}}
 <table class="runs">
 <tr><th>Verdict</th><th>Device</th><th>Serial</th><th>Firmware</th><th>Fixture</th><th>When</th><th>Checks</th></tr>
 {{- range .Runs}}
-<tr><td><a href="#{{.Anchor}}"><span class="badge {{.Class}}">{{.Word}}</span></a></td><td><a href="#{{.Anchor}}">{{.Model}}</a></td><td>{{.Serial}}</td><td>{{.Firmware}}</td><td>{{.Fixture}}</td><td>{{.When}}</td><td>{{range .Counts}}<span class="badge {{.Class}}">{{.N}} {{.Word}}</span> {{end}}</td></tr>
+<tr><td><a href="#{{.Anchor}}"><span class="badge {{.Class}}">{{.Word}}</span></a></td><td><a href="#{{.Anchor}}">{{.Model}}</a></td><td class="nw">{{.Serial}}</td><td class="nw">{{.Firmware}}</td><td class="nw">{{.Fixture}}</td><td class="nw">{{.When}}</td><td>{{range .Counts}}<span class="badge {{.Class}}">{{.N}} {{.Word}}</span> {{end}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
@@ -308,7 +311,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 {{- if .Clock}}<br><span class="warn">{{.Clock}}</span>{{end}}</p>
 {{- if .Counts}}<div class="chips">{{range .Counts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}
 {{- if .Reason}}<p class="notice">The run ended early: {{.Reason}}</p>{{end}}
-{{- range .Notices}}<p class="notice">{{.}}</p>{{end}}
+{{- range .Notices}}<p class="notice">{{sentenceCase .}}</p>{{end}}
 {{- if .Problems}}
 <h2>Problems found</h2>
 <ul class="sentences">{{range .Problems}}<li class="{{.Class}}">{{.Text}} <a class="more" href="#{{.Anchor}}">details</a><span class="refs">{{.Refs}}</span></li>{{end}}</ul>
@@ -338,11 +341,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 {{- range .Excerpts}}
 <details{{if $open}} open{{end}}>
 <summary>Console {{.Path}}: {{.What}}</summary>
-{{- range .Notices}}<p class="notice">{{.}}</p>{{end}}
-<div class="excerpt">
-{{- if .Omitted}}<div class="l muted">({{.Omitted}} earlier lines not shown)</div>{{end}}
-{{- range .Lines}}<div class="l {{.Kind}}"><span class="t">{{offset .MonoNs}}</span><span class="k">{{.Kind}}</span><span class="x">{{.Text}}</span></div>{{else}}<div class="l muted">No console lines in this window.</div>{{end}}
-</div>
+{{- template "excerpt" .}}
 </details>
 {{- end}}
 </article>
@@ -352,10 +351,23 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 <h2>Evidence found</h2>
 <ul>{{range .Evidence}}<li>{{.Path}} ({{.Kind}}, {{.Size}} bytes)</li>{{end}}</ul>
 {{- end}}{{end}}
+{{- range .LastLines}}
+<details open>
+<summary>Console {{.Path}}: {{.What}}</summary>
+{{- template "excerpt" .}}
+</details>
+{{- end}}
 </div>
 </section>
 {{- end}}
 </main>
 </body>
 </html>
+{{- define "excerpt"}}
+{{- range .Notices}}<p class="notice">{{sentenceCase .}}</p>{{end}}
+<div class="excerpt">
+{{- if .Omitted}}<div class="l muted">({{.Omitted}} earlier lines not shown)</div>{{end}}
+{{- range .Lines}}<div class="l {{.Kind}}"><span class="t">{{offset .MonoNs}}</span><span class="k">{{.Kind}}</span><span class="x">{{.Text}}</span></div>{{else}}<div class="l muted">No console lines in this window.</div>{{end}}
+</div>
+{{- end}}
 `))

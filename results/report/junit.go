@@ -163,8 +163,12 @@ func junitRun(run *Run) []junitSuite {
 		// A run without its sealed record must not pass silently.
 		s := junitSuite{Name: suiteName(run, "run"), Package: "run", Timestamp: stamp, Properties: props}
 		msg := fmt.Sprintf("run %s is %s", run.ID, run.State)
+		body := x(strings.Join(run.AllNotices(), "\n"))
+		if rec == nil {
+			body += "\n" + excerptsText(LastLines(run))
+		}
 		s.add(junitCase{Name: "run " + run.ID + ": " + string(run.State), Classname: "run", Time: "0",
-			Error: &junitProblem{Message: x(msg), Type: strings.ToUpper(string(run.State)), Body: x(strings.Join(run.Notices, "\n"))}})
+			Error: &junitProblem{Message: x(msg), Type: strings.ToUpper(string(run.State)), Body: body}})
 		suites = append(suites, s)
 	}
 	return suites
@@ -229,9 +233,11 @@ func junitCaseOf(run *Run, c *results.Case) junitCase {
 }
 
 // excerptText is the case's transcript excerpts as plain text.
-func excerptText(run *Run, c *results.Case) string {
+func excerptText(run *Run, c *results.Case) string { return excerptsText(Excerpts(run, c)) }
+
+func excerptsText(exs []Excerpt) string {
 	var b strings.Builder
-	for _, ex := range Excerpts(run, c) {
+	for _, ex := range exs {
 		fmt.Fprintf(&b, "\n%s, %s:\n", ex.Path, ex.What)
 		for _, n := range ex.Notices {
 			fmt.Fprintf(&b, "! %s\n", x(n))

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/certbench/certbench/results"
 )
@@ -275,4 +277,16 @@ func bannerWord(run *Run) string {
 		return verdictWord(run.Record.Verdict) + " · INCOMPLETE"
 	}
 	return verdictWord(run.Record.Verdict)
+}
+
+// sentenceCase starts s with a capital letter, for a notice shown on its
+// own; notices start in lower case so they can follow a colon. A notice
+// that starts with a file name keeps it as it is spelt.
+func sentenceCase(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	first, _, _ := strings.Cut(s, " ")
+	if n == 0 || !unicode.IsLower(r) || strings.ContainsAny(first, "./") {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
