@@ -110,7 +110,7 @@ finds the lab's GPIO lines, then e.g.
 			defer stop()
 			lab, err := sim.Start(ctx, cfg)
 			if err != nil {
-				if strings.Contains(err.Error(), "flaws") || strings.Contains(err.Error(), "name") {
+				if errors.Is(err, sim.ErrConfig) {
 					return usageError(err)
 				}
 				return err
