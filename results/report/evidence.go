@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/certbench/certbench/results"
 )
@@ -27,6 +28,16 @@ type Evidence struct {
 	Transcript []results.TranscriptLine // KindTranscript
 	Power      []results.PowerEvent     // KindPower
 	Notices    []string
+
+	linesOnce sync.Once
+	lines     []Line // Transcript as display lines, made once
+}
+
+// displayLines returns the transcript as display lines (see Line). Every
+// case's excerpt reads them, so they are made once.
+func (ev *Evidence) displayLines() []Line {
+	ev.linesOnce.Do(func() { ev.lines = consoleLines(ev.Transcript) })
+	return ev.lines
 }
 
 // maxLineNotices bounds the notices of one file: a file of garbage says so

@@ -2,8 +2,10 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -236,7 +238,7 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 	var out []Excerpt
 	for _, w := range wants {
 		ex := Excerpt{Path: w.ev.Path, Notices: w.ev.Notices}
-		all := consoleLines(w.ev.Transcript)
+		all := w.ev.displayLines()
 		var win []Line
 		limit := rangeLines
 		if w.ranged {
@@ -268,8 +270,10 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 			win = merge(win, within(power, from, to))
 			if start := c.Timing.StartMonoNs; timed && win[0].MonoNs < start {
 				i := sort.Search(len(win), func(i int) bool { return win[i].MonoNs >= start })
-				mark := Line{MonoNs: start, Kind: "mark", Text: "the check began"}
-				win = append(win[:i], append([]Line{mark}, win[i:]...)...)
+				marked := make([]Line, 0, len(win)+1)
+				marked = append(marked, win[:i]...)
+				marked = append(marked, Line{MonoNs: start, Kind: "mark", Text: "the check began"})
+				win = append(marked, win[i:]...)
 			}
 		}
 		ex.Lines = win
@@ -295,7 +299,7 @@ func LastLines(run *Run) []Excerpt {
 			continue
 		}
 		ex := Excerpt{Path: ev.Path, Notices: ev.Notices, What: fmt.Sprintf("the last %d lines written", excerptLines)}
-		all := consoleLines(ev.Transcript)
+		all := ev.displayLines()
 		if len(all) > excerptLines {
 			ex.Omitted = len(all) - excerptLines
 			all = all[len(all)-excerptLines:]
@@ -310,9 +314,19 @@ func LastLines(run *Run) []Excerpt {
 	return out
 }
 
-// within returns the lines whose time is in [from, to]; lines are in time
-// order.
+// within returns the lines whose time is in [from, to]. Recorders write in
+// time order, so that is usually a part of lines, found by binary search
+// and returned without copying (its capacity cut, so an append copies);
+// lines out of order are filtered one by one.
 func within(lines []Line, from, to int64) []Line {
+	if slices.IsSortedFunc(lines, func(a, b Line) int { return cmp.Compare(a.MonoNs, b.MonoNs) }) {
+		i := sort.Search(len(lines), func(i int) bool { return lines[i].MonoNs >= from })
+		j := sort.Search(len(lines), func(j int) bool { return lines[j].MonoNs > to })
+		if i >= j {
+			return nil
+		}
+		return lines[i:j:j]
+	}
 	var out []Line
 	for _, l := range lines {
 		if l.MonoNs >= from && l.MonoNs <= to {
@@ -322,7 +336,8 @@ func within(lines []Line, from, to int64) []Line {
 	return out
 }
 
-// merge interleaves two time-ordered lists, a's line first on a tie.
+// merge interleaves two time-ordered lists, a's line first on a tie. It
+// returns a new slice unless b is empty.
 func merge(a, b []Line) []Line {
 	if len(b) == 0 {
 		return a

@@ -57,8 +57,15 @@ type timeline struct {
 	start, end int64
 	// lanes are drawn in this order
 	power []powerLane
-	cons  []*Evidence
+	cons  []consoleLane
 	cases []*results.Case
+}
+
+// consoleLane is one transcript's activity, binned once for every picture
+// of the run.
+type consoleLane struct {
+	ev     *Evidence
+	rx, tx [tlBins]int
 }
 
 type powerLane struct {
@@ -88,9 +95,6 @@ func newTimeline(run *Run) *timeline {
 				tl.power[k].events = append(tl.power[k].events, e)
 			}
 		case results.KindTranscript:
-			if len(ev.Transcript) > 0 {
-				tl.cons = append(tl.cons, ev)
-			}
 			for _, l := range ev.Transcript {
 				see(l.MonoNs)
 			}
@@ -116,7 +120,28 @@ func newTimeline(run *Run) *timeline {
 	if tl.end <= tl.start {
 		tl.end = tl.start + 1e9
 	}
+	for _, ev := range run.Evidence {
+		if ev.Kind != results.KindTranscript || len(ev.Transcript) == 0 {
+			continue
+		}
+		cl := consoleLane{ev: ev}
+		for _, l := range ev.Transcript {
+			n := len(l.Text) + len(l.B64)
+			switch l.Dir {
+			case "rx":
+				cl.rx[tl.bin(l.MonoNs)] += n
+			case "tx":
+				cl.tx[tl.bin(l.MonoNs)] += n
+			}
+		}
+		tl.cons = append(tl.cons, cl)
+	}
 	return tl
+}
+
+func (tl *timeline) bin(ns int64) int {
+	i := int(float64(ns-tl.start) / float64(tl.end-tl.start) * tlBins)
+	return min(max(i, 0), tlBins-1)
 }
 
 func (tl *timeline) x(ns int64) float64 {
@@ -154,8 +179,8 @@ func (tl *timeline) svg(hl *results.Case) string {
 		tl.powerLane(&b, p, y)
 		y += tlLane + tlGap
 	}
-	for _, ev := range tl.cons {
-		tl.consoleLane(&b, ev, y)
+	for i := range tl.cons {
+		tl.consoleLane(&b, &tl.cons[i], y)
 		y += tlCons + tlGap
 	}
 	tl.caseLane(&b, y, hl)
@@ -263,23 +288,10 @@ func (tl *timeline) powerLane(b *strings.Builder, p powerLane, y int) {
 	}
 }
 
-func (tl *timeline) consoleLane(b *strings.Builder, ev *Evidence, y int) {
+func (tl *timeline) consoleLane(b *strings.Builder, cl *consoleLane, y int) {
+	ev, rx, tx := cl.ev, &cl.rx, &cl.tx
 	name := strings.TrimSuffix(strings.TrimPrefix(ev.Path, results.EvidenceDir+"/"), ".jsonl")
 	tl.laneLabel(b, y, tlCons, name)
-	var rx, tx [tlBins]int
-	bin := func(ns int64) int {
-		i := int(float64(ns-tl.start) / float64(tl.end-tl.start) * tlBins)
-		return min(max(i, 0), tlBins-1)
-	}
-	for _, l := range ev.Transcript {
-		n := len(l.Text) + len(l.B64)
-		switch l.Dir {
-		case "rx":
-			rx[bin(l.MonoNs)] += n
-		case "tx":
-			tx[bin(l.MonoNs)] += n
-		}
-	}
 	most := 1
 	for i := range rx {
 		most = max(most, rx[i], tx[i])
