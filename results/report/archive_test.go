@@ -15,7 +15,7 @@ import (
 
 // The hostile things a device prints on its console in the test archive.
 const (
-	hostileScript = `<script>alert("pwned")</script>`
+	hostileScript = `<script>alert("pwned")</script>]]><!--` // ]]> would end a CDATA section
 	hostileModel  = `Evil<img src=x onerror=alert(1)> Cam`
 )
 

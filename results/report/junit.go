@@ -72,13 +72,17 @@ type junitCase struct {
 	Failure    *junitProblem   `xml:"failure,omitempty"`
 	Error      *junitProblem   `xml:"error,omitempty"`
 	Skipped    *junitSkipped   `xml:"skipped,omitempty"`
-	SystemOut  string          `xml:"system-out,omitempty"`
+	SystemOut  *junitText      `xml:"system-out,omitempty"`
 }
 
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",cdata"` // CDATA keeps newlines readable in the raw file
+}
+
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitSkipped struct {
@@ -228,7 +232,7 @@ func junitCaseOf(run *Run, c *results.Case) junitCase {
 		}
 		jc.Skipped = &junitSkipped{Message: "not run: " + reason}
 	}
-	jc.SystemOut = out.String()
+	jc.SystemOut = &junitText{out.String()}
 	return jc
 }
 
@@ -238,7 +242,7 @@ func excerptText(run *Run, c *results.Case) string { return excerptsText(Excerpt
 func excerptsText(exs []Excerpt) string {
 	var b strings.Builder
 	for _, ex := range exs {
-		fmt.Fprintf(&b, "\n%s, %s:\n", ex.Path, ex.What)
+		fmt.Fprintf(&b, "\n%s, %s:\n", x(ex.Path), x(ex.What))
 		for _, n := range ex.Notices {
 			fmt.Fprintf(&b, "! %s\n", x(n))
 		}

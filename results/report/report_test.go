@@ -261,7 +261,7 @@ func TestJUnit(t *testing.T) {
 						t.Errorf("failure testcase lacks property %q: %v", want, refs)
 					}
 				}
-				if !strings.Contains(c.Failure.Body, "xc3511") {
+				if !strings.Contains(c.Failure.Body, "xc3511") || !strings.Contains(c.Failure.Body, hostileScript) {
 					t.Errorf("failure body has no transcript excerpt: %q", c.Failure.Body)
 				}
 			}
