@@ -6,7 +6,7 @@
 // # Reading
 //
 // Load reads an archive (index.jsonl and runs/) or one run's folder into a
-// Report: per Run its record and every evidence file the record lists,
+// Source: per Run its record and every evidence file the record lists,
 // decoded by kind (console transcripts and power events, formats.md). A
 // report must show what is there and say what is not, so Load fails only
 // when the folder holds no results at all. Everything else becomes a notice

@@ -35,7 +35,7 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Write writes rep to w in format f.
-func Write(w io.Writer, rep *Report, f Format) error {
+func Write(w io.Writer, rep *Source, f Format) error {
 	switch f {
 	case Text:
 		return WriteText(w, rep)

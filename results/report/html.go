@@ -20,7 +20,7 @@ import (
 // html/template escapes every string; strings from a device are also made
 // visible (see Line) first. The timelines are built as SVG by this package,
 // escaping every text they hold.
-func WriteHTML(w io.Writer, rep *Report) error {
+func WriteHTML(w io.Writer, rep *Source) error {
 	page := htmlPage{Source: rep.Dir, Archive: rep.Kind == KindArchive, Notices: rep.Notices,
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 MST"), CSS: template.CSS(pageCSS)}
 	s := Summarize(rep)

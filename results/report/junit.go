@@ -90,7 +90,7 @@ type junitSkipped struct {
 }
 
 // WriteJUnit writes rep as JUnit XML.
-func WriteJUnit(w io.Writer, rep *Report) error {
+func WriteJUnit(w io.Writer, rep *Source) error {
 	doc := junitSuites{Name: "certbench " + rep.Dir}
 	var total time.Duration
 	for _, run := range rep.Runs {

@@ -15,10 +15,11 @@ import (
 	"github.com/certbench/certbench/results"
 )
 
-// Report is what Load read: one run or every run of an archive, each with its
-// record and evidence, and a notice wherever something could not be read.
-// Every format is written from a Report.
-type Report struct {
+// Source is what a report is made from, as Load read it: one run or every
+// run of an archive, each with its record and evidence, and a notice
+// wherever something could not be read. Every format is written from a
+// Source.
+type Source struct {
 	// Dir is the folder given to Load.
 	Dir string
 	// Kind is KindArchive or KindRun.
@@ -112,7 +113,7 @@ var ErrNotResults = errors.New("neither an archive nor a run folder")
 // dir cannot be read at all or holds no results; anything wrong inside (a
 // missing record, a malformed transcript line) becomes a notice in place, so
 // one bad file never hides the other runs' results.
-func Load(dir string) (*Report, error) {
+func Load(dir string) (*Source, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read results: %w", err)
@@ -120,7 +121,7 @@ func Load(dir string) (*Report, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("read results in %s: not a folder; give an archive or a run folder: %w", dir, ErrNotResults)
 	}
-	rep := &Report{Dir: dir}
+	rep := &Source{Dir: dir}
 	switch {
 	case exists(filepath.Join(dir, results.IndexFile)) || exists(filepath.Join(dir, results.RunsDir)):
 		rep.Kind = KindArchive
@@ -135,7 +136,7 @@ func Load(dir string) (*Report, error) {
 	return rep, nil
 }
 
-func loadArchive(rep *Report) {
+func loadArchive(rep *Source) {
 	// The index is read only to find runs whose folder is gone: a report
 	// must not let a lost result pass unnoticed. Checking its chain is
 	// bench verify's job.

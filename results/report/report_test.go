@@ -15,7 +15,7 @@ import (
 	"github.com/certbench/certbench/results"
 )
 
-func load(t *testing.T, dir string) *Report {
+func load(t *testing.T, dir string) *Source {
 	t.Helper()
 	rep, err := Load(dir)
 	if err != nil {
@@ -24,7 +24,7 @@ func load(t *testing.T, dir string) *Report {
 	return rep
 }
 
-func renderReport(t *testing.T, rep *Report, f Format) []byte {
+func renderReport(t *testing.T, rep *Source, f Format) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := Write(&b, rep, f); err != nil {

@@ -17,7 +17,7 @@ import (
 // changes meaning.
 const SummaryFormat = "certbench-report/1"
 
-// Summary is the machine-readable summary of a Report (`--format json`).
+// Summary is the machine-readable summary of a Source (`--format json`).
 // It carries verdicts, reasons and references, not evidence: the record and
 // its evidence files are the full story.
 type Summary struct {
@@ -76,7 +76,7 @@ type CaseSummary struct {
 }
 
 // Summarize builds the summary of rep.
-func Summarize(rep *Report) *Summary {
+func Summarize(rep *Source) *Summary {
 	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Runs: []RunSummary{}, Notices: rep.Notices,
 		Totals: Totals{Runs: len(rep.Runs), States: map[State]int{}, Verdicts: map[results.Verdict]int{}, Cases: map[results.Verdict]int{}}}
 	for _, run := range rep.Runs {
@@ -120,7 +120,7 @@ func summarizeRun(run *Run) RunSummary {
 }
 
 // WriteJSON writes rep's Summary as indented JSON.
-func WriteJSON(w io.Writer, rep *Report) error {
+func WriteJSON(w io.Writer, rep *Source) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(true) // the summary may be pasted into a web page

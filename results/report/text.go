@@ -16,7 +16,7 @@ import (
 // cases, failures first, with reason and references. Every string from a
 // record or a device goes through visible, so a device cannot send escape
 // sequences to the reader's terminal.
-func WriteText(w io.Writer, rep *Report) error {
+func WriteText(w io.Writer, rep *Source) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	if rep.Kind == KindArchive {
