@@ -221,14 +221,14 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 	if len(wants) == 0 && timed && ran {
 		// The case names no transcript: every transcript of the run may
 		// hold what led to the verdict.
-		for _, ev := range run.Evidence {
+		for _, ev := range run.Evidence() {
 			if ev.Kind == results.KindTranscript && !seen[ev.Path] {
 				wants = append(wants, want{ev: ev, from: math.MinInt64, to: math.MaxInt64})
 			}
 		}
 	}
 	var power []Line
-	for _, ev := range run.Evidence {
+	for _, ev := range run.Evidence() {
 		if ev.Kind == results.KindPower {
 			power = append(power, powerLines(ev.Power)...)
 		}
@@ -287,14 +287,14 @@ func Excerpts(run *Run, c *results.Case) []Excerpt {
 // them: what the bench saw last.
 func LastLines(run *Run) []Excerpt {
 	var power []Line
-	for _, ev := range run.Evidence {
+	for _, ev := range run.Evidence() {
 		if ev.Kind == results.KindPower {
 			power = append(power, powerLines(ev.Power)...)
 		}
 	}
 	sort.SliceStable(power, func(i, j int) bool { return power[i].MonoNs < power[j].MonoNs })
 	var out []Excerpt
-	for _, ev := range run.Evidence {
+	for _, ev := range run.Evidence() {
 		if ev.Kind != results.KindTranscript {
 			continue
 		}

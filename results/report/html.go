@@ -23,12 +23,12 @@ import (
 func WriteHTML(w io.Writer, rep *Source) error {
 	page := htmlPage{Source: rep.Dir, Archive: rep.Kind == KindArchive, Notices: rep.Notices,
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 MST"), CSS: template.CSS(pageCSS)}
-	s := Summarize(rep)
 	page.Title = "Security test report"
 	if page.Archive {
+		tot := totals(rep)
 		page.Title = fmt.Sprintf("Security test report: %d runs", len(rep.Runs))
-		page.RunCounts = runStates(s.Totals)
-		page.CaseCounts = chips(s.Totals.Cases)
+		page.RunCounts = runStates(tot)
+		page.CaseCounts = chips(tot.Cases)
 	}
 	for _, run := range rep.Runs {
 		hr := htmlRunOf(run)
@@ -71,8 +71,8 @@ type htmlRun struct {
 	Notices                              []string
 	Timeline                             template.HTML
 	Cases                                []htmlCase
-	Evidence                             []*Evidence // for a run without a record
-	LastLines                            []Excerpt   // for a run without a record
+	Evidence                             []string  // for a run without a record
+	LastLines                            []Excerpt // for a run without a record
 }
 
 type htmlSentence struct {
@@ -91,7 +91,10 @@ type htmlCase struct {
 
 func htmlRunOf(run *Run) htmlRun {
 	hr := htmlRun{Anchor: "run-" + run.ID, ID: run.ID, Word: bannerWord(run), Headline: headline(run),
-		Fixture: run.Fixture, Bench: run.Bench, Notices: run.AllNotices(), Evidence: run.Evidence}
+		Fixture: run.Fixture, Bench: run.Bench, Notices: run.AllNotices()}
+	// What the page keeps of the evidence is small (excerpts, pictures):
+	// the files themselves can go once this run is drawn.
+	defer run.release()
 	switch {
 	case run.State == StateSealed:
 		hr.Class = "v-" + string(run.Record.Verdict)
@@ -103,13 +106,17 @@ func htmlRunOf(run *Run) htmlRun {
 	if !run.Opened.IsZero() {
 		hr.When = run.Opened.UTC().Format("2006-01-02 15:04 MST")
 	}
-	if tl := newTimeline(run); tl != nil {
+	tl := newTimeline(run)
+	if tl != nil {
 		hr.Timeline = template.HTML(tl.svg(nil))
 	}
 	rec := run.Record
 	if rec == nil {
 		hr.Model = "unknown device"
 		hr.LastLines = LastLines(run)
+		for _, ev := range run.Evidence() {
+			hr.Evidence = append(hr.Evidence, fmt.Sprintf("%s (%s, %d bytes)", clean(ev.Path, false), ev.Kind, ev.Size))
+		}
 		return hr
 	}
 	hr.Model, hr.Serial, hr.Firmware, hr.FirmwareSHA = clean(rec.Device.Model, false), clean(rec.Device.Serial, false),
@@ -122,7 +129,6 @@ func htmlRunOf(run *Run) htmlRun {
 		hr.Clock = "The bench clock was not synchronised, so these times may be wrong (" + clean(rec.Clock.Detail, false) + ")."
 	}
 	hr.Counts = chips(counts(rec.Cases))
-	tl := newTimeline(run)
 	for i, c := range casesBySeverity(rec.Cases) {
 		hc := htmlCase{Anchor: fmt.Sprintf("%s-case-%d", hr.Anchor, i), ID: clean(c.ID, false), Suite: clean(c.Suite, false),
 			Title: clean(c.Title, false), Word: verdictWord(c.Verdict), Class: "v-" + string(c.Verdict),
@@ -349,7 +355,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 {{- end}}
 {{- if .Evidence}}{{if not .Cases}}
 <h2>Evidence found</h2>
-<ul>{{range .Evidence}}<li>{{.Path}} ({{.Kind}}, {{.Size}} bytes)</li>{{end}}</ul>
+<ul>{{range .Evidence}}<li>{{.}}</li>{{end}}</ul>
 {{- end}}{{end}}
 {{- range .LastLines}}
 <details open>

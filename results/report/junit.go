@@ -122,6 +122,7 @@ func WriteJUnit(w io.Writer, rep *Source) error {
 }
 
 func junitRun(run *Run) []junitSuite {
+	defer run.release()
 	rec := run.Record
 	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}}
 	add := func(name, value string) {

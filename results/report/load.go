@@ -70,18 +70,42 @@ type Run struct {
 	Bench   string
 	Fixture string
 	Opened  time.Time
-	// Evidence are the run's evidence files: those the record lists, in its
-	// order, or for a run without a record, those found in its evidence
-	// folder. Each carries its own notices.
-	Evidence []*Evidence
 	// Notices say what is wrong with the run as a whole.
 	Notices []string
+
+	// files are the run's evidence files: those the record lists, in its
+	// order, or for a run without a record, those found in its evidence
+	// folder (listed is false then). They are read on first use and let go
+	// by release, so a report on a large archive holds the evidence of one
+	// run at a time.
+	files    []results.File
+	listed   bool
+	evidence []*Evidence
+	read     bool
+}
+
+// Evidence returns the run's evidence files, read and decoded; each carries
+// its own notices. The files are read on the first call.
+func (r *Run) Evidence() []*Evidence {
+	if !r.read {
+		r.read = true
+		r.evidence = make([]*Evidence, 0, len(r.files))
+		for _, f := range r.files {
+			r.evidence = append(r.evidence, readEvidence(r.Dir, f, r.listed))
+		}
+	}
+	return r.evidence
+}
+
+// release lets the run's evidence go; Evidence reads it again if asked.
+func (r *Run) release() {
+	r.evidence, r.read = nil, false
 }
 
 // AllNotices are the run's notices followed by those of its evidence files.
 func (r *Run) AllNotices() []string {
 	out := append([]string(nil), r.Notices...)
-	for _, ev := range r.Evidence {
+	for _, ev := range r.Evidence() {
 		out = append(out, ev.Notices...)
 	}
 	return out
@@ -97,7 +121,7 @@ func (r *Run) Verdict() results.Verdict {
 
 // EvidenceFile returns the evidence the report read at path ("evidence/x").
 func (r *Run) EvidenceFile(path string) *Evidence {
-	for _, e := range r.Evidence {
+	for _, e := range r.Evidence() {
 		if e.Path == path {
 			return e
 		}
@@ -258,9 +282,7 @@ func loadRun(dir, id string) *Run {
 	}
 
 	if run.Record != nil {
-		for _, f := range run.Record.Evidence {
-			run.Evidence = append(run.Evidence, readEvidence(dir, f, true))
-		}
+		run.files, run.listed = run.Record.Evidence, true
 		return run
 	}
 	// No record: show what the evidence folder holds, its kind guessed from
@@ -276,8 +298,7 @@ func loadRun(dir, id string) *Run {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		f := results.File{Path: results.EvidenceDir + "/" + e.Name(), Kind: guessKind(e.Name())}
-		run.Evidence = append(run.Evidence, readEvidence(dir, f, false))
+		run.files = append(run.files, results.File{Path: results.EvidenceDir + "/" + e.Name(), Kind: guessKind(e.Name())})
 	}
 	return run
 }

@@ -49,8 +49,8 @@ func TestLoadArchive(t *testing.T) {
 	for _, r := range rep.Runs {
 		byID[r.ID] = r
 	}
-	if r := byID[l.failRun]; r.State != StateSealed || r.Verdict() != results.Fail || len(r.Evidence) != 3 {
-		t.Errorf("fail run: %s %s, %d evidence files", r.State, r.Verdict(), len(r.Evidence))
+	if r := byID[l.failRun]; r.State != StateSealed || r.Verdict() != results.Fail || len(r.Evidence()) != 3 {
+		t.Errorf("fail run: %s %s, %d evidence files", r.State, r.Verdict(), len(r.Evidence()))
 	}
 	crash := byID[l.crashRun]
 	if crash.State != StateIncomplete || crash.Record != nil || crash.Fixture != "cam-3" || crash.Verdict() != "" {
@@ -406,4 +406,25 @@ func TestHTMLEscapesAndReferences(t *testing.T) {
 
 func fmtCaseID(run string, i int) string {
 	return `id="run-` + run + `-case-` + strconv.Itoa(i) + `"`
+}
+
+// TestEvidenceLetGo: every format reads a run's evidence when it comes to
+// the run and lets it go after, so a report on a large archive holds one
+// run's evidence at a time.
+func TestEvidenceLetGo(t *testing.T) {
+	l := readOnlyLab(t)
+	rep := load(t, l.dir)
+	for _, r := range rep.Runs {
+		if r.read {
+			t.Fatalf("Load read the evidence of run %s", r.ID)
+		}
+	}
+	for _, f := range Formats {
+		renderReport(t, rep, f)
+		for _, r := range rep.Runs {
+			if r.read || r.evidence != nil {
+				t.Errorf("%s: run %s still holds its evidence", f, r.ID)
+			}
+		}
+	}
 }

@@ -78,22 +78,32 @@ type CaseSummary struct {
 // Summarize builds the summary of rep.
 func Summarize(rep *Source) *Summary {
 	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Runs: []RunSummary{}, Notices: rep.Notices,
-		Totals: Totals{Runs: len(rep.Runs), States: map[State]int{}, Verdicts: map[results.Verdict]int{}, Cases: map[results.Verdict]int{}}}
+		Totals: totals(rep)}
 	for _, run := range rep.Runs {
-		rs := summarizeRun(run)
-		s.Totals.States[run.State]++
-		if run.State == StateSealed {
-			s.Totals.Verdicts[rs.Verdict]++
-		}
-		for v, n := range rs.Counts {
-			s.Totals.Cases[v] += n
-		}
-		s.Runs = append(s.Runs, rs)
+		s.Runs = append(s.Runs, summarizeRun(run))
 	}
 	return s
 }
 
+// totals counts from the records alone, without reading evidence.
+func totals(rep *Source) Totals {
+	t := Totals{Runs: len(rep.Runs), States: map[State]int{}, Verdicts: map[results.Verdict]int{}, Cases: map[results.Verdict]int{}}
+	for _, run := range rep.Runs {
+		t.States[run.State]++
+		if run.State == StateSealed {
+			t.Verdicts[run.Record.Verdict]++
+		}
+		if run.Record != nil {
+			for _, c := range run.Record.Cases {
+				t.Cases[c.Verdict]++
+			}
+		}
+	}
+	return t
+}
+
 func summarizeRun(run *Run) RunSummary {
+	defer run.release()
 	rs := RunSummary{RunID: run.ID, State: run.State, Bench: run.Bench, Fixture: run.Fixture,
 		Counts: map[results.Verdict]int{}, Cases: []CaseSummary{}, Notices: run.AllNotices()}
 	rec := run.Record

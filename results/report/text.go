@@ -20,14 +20,14 @@ func WriteText(w io.Writer, rep *Source) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	if rep.Kind == KindArchive {
-		s := Summarize(rep)
+		tot := totals(rep)
 		p("Archive %s: %d runs", rep.Dir, len(rep.Runs))
 		if len(rep.Runs) > 0 {
-			p(" (%s)", runStates(s.Totals))
+			p(" (%s)", runStates(tot))
 		}
 		p("\n")
-		if n := len(s.Totals.Cases); n > 0 {
-			p("Cases: %s\n", countLine(s.Totals.Cases))
+		if n := len(tot.Cases); n > 0 {
+			p("Cases: %s\n", countLine(tot.Cases))
 		}
 		for _, n := range rep.Notices {
 			p("! %s\n", t(n))
@@ -55,6 +55,7 @@ func WriteText(w io.Writer, rep *Source) error {
 }
 
 func writeTextRun(bw *bufio.Writer, run *Run) {
+	defer run.release()
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	p("== %s: %s ==\n", t(run.ID), bannerWord(run))
 	if rec := run.Record; rec != nil {
@@ -81,7 +82,7 @@ func writeTextRun(bw *bufio.Writer, run *Run) {
 		p("! %s\n", t(n))
 	}
 	if run.Record == nil {
-		for _, ev := range run.Evidence {
+		for _, ev := range run.Evidence() {
 			p("  evidence %s (%s, %d bytes)\n", t(ev.Path), ev.Kind, ev.Size)
 		}
 		return

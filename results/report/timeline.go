@@ -81,7 +81,7 @@ func newTimeline(run *Run) *timeline {
 		tl.start, tl.end = min(tl.start, ns), max(tl.end, ns)
 	}
 	bySwitch := map[string]int{}
-	for _, ev := range run.Evidence {
+	for _, ev := range run.Evidence() {
 		switch ev.Kind {
 		case results.KindPower:
 			for _, e := range ev.Power {
@@ -120,7 +120,7 @@ func newTimeline(run *Run) *timeline {
 	if tl.end <= tl.start {
 		tl.end = tl.start + 1e9
 	}
-	for _, ev := range run.Evidence {
+	for _, ev := range run.Evidence() {
 		if ev.Kind != results.KindTranscript || len(ev.Transcript) == 0 {
 			continue
 		}
