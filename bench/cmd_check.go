@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -24,9 +25,11 @@ func init() {
 		Use:   "check",
 		Short: "Validate a bench file and probe the hardware it describes",
 		Long: `Validate the bench file with the profiles and declarations it names, then
-probe the hardware without switching anything: every GPIO line exists, every
+probe the hardware without switching power: every GPIO line exists, every
 console port opens, no line or port is shared by two fixtures (aliases such as
-P1_11 for GPIO17 included), and whether each network service answers.
+P1_11 for GPIO17, and two /dev/serial/by-id links to one adapter, included), and
+whether each network service answers. Opening a serial port raises its DTR and
+RTS lines, which resets some boards wired to them.
 
 Exit status: 0 all probes passed; 2 the files are invalid; 3 a probe failed
 (a line missing, a port that does not open). A network service that does not
@@ -165,7 +168,7 @@ func probeBench(ctx context.Context, b *fixtures.Bench, timeout time.Duration) *
 		if f.Button != nil {
 			line("button", f.Button.Line)
 		}
-		probeConsole(ctx, f, timeout, add)
+		probeConsole(ctx, f, timeout, owners, add)
 		probeNetwork(f, timeout, add)
 		add("profile", f.ProfilePath, probeOK, "model "+f.Profile.Model)
 		add("declarations", f.DeclarationsPath, probeOK, "sha256 "+f.Declarations.SHA256[:12])
@@ -174,8 +177,19 @@ func probeBench(ctx context.Context, b *fixtures.Bench, timeout time.Duration) *
 	return rep
 }
 
-func probeConsole(ctx context.Context, f *fixtures.Fixture, timeout time.Duration, add func(what, target, status, detail string)) {
+func probeConsole(ctx context.Context, f *fixtures.Fixture, timeout time.Duration, owners map[string]string, add func(what, target, status, detail string)) {
 	port := consolePort(f)
+	// Two names for one device node (by-id and by-path links, /dev/ttyUSB0)
+	// pass the loader's check; the resolved node does not.
+	if s, ok := port.(console.Serial); ok && s.Path != "" {
+		if node, err := filepath.EvalSymlinks(s.Path); err == nil {
+			if other, dup := owners[node]; dup {
+				add("console", s.Path, probeFail, fmt.Sprintf("%s is also %s's: give each fixture its own adapter", node, other))
+				return
+			}
+			owners[node] = fmt.Sprintf("fixture %q console", f.Name)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := console.Open(ctx, console.Config{Name: f.Name, Port: port})

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -130,4 +132,28 @@ func TestCheckFindsLineSharedThroughAlias(t *testing.T) {
 func portOf(l net.Listener) string {
 	_, p, _ := net.SplitHostPort(l.Addr().String())
 	return p
+}
+
+func TestCheckFindsPortSharedThroughSymlink(t *testing.T) {
+	skipOnNonLinux(t)
+	_, ptyPath := openPTY(t)
+	link := filepath.Join(t.TempDir(), "usb-FTDI_A12345-if00-port0")
+	if err := os.Symlink(ptyPath, link); err != nil {
+		t.Fatal(err)
+	}
+	path := writeBench(t, `  - name: cam-1
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {port: `+ptyPath+`}
+    profile: profile.yaml
+    declarations: declarations.yaml
+  - name: cam-2
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {port: `+link+`}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	code, out := runIn(t, "check", "-c", path)
+	if code != exitIncomplete || !strings.Contains(out, `is also fixture "cam-1" console's`) {
+		t.Fatalf("exit %d; a port shared through a symlink not reported:\n%s", code, out)
+	}
 }

@@ -111,3 +111,28 @@ func TestPowerUnknownFixtureIsUsageError(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestPowerSafeStateFailureIsReported: when switching fails and going safe
+// fails too, the user must be told the fixture may still be powered.
+func TestPowerSafeStateFailureIsReported(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "pdu.sh")
+	// "off" always fails: both the requested off and the safe state.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = on ] && exit 0\necho relay stuck >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	serial := listen(t)
+	path := writeBench(t, `  - name: plug-1
+    power: {command: {on: [`+script+`, on], off: [`+script+`, off]}}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	code, _, errs := runBin(t, nil, "power", "off", "-c", path, "plug-1")
+	if code != exitIncomplete {
+		t.Fatalf("exit %d, want %d: %s", code, exitIncomplete, errs)
+	}
+	if !strings.Contains(errs, "relay stuck") || strings.Count(errs, "exit status 3") < 2 {
+		t.Fatalf("stderr does not report both the failed off and the failed safe state:\n%s", errs)
+	}
+}

@@ -57,8 +57,10 @@ func execute(args []string) int {
 	name := cmd.CommandPath()
 	var ee *exitError
 	if errors.As(err, &ee) {
+		// err, not ee.err: a failure joined on the way out (a relay that
+		// would not go safe) must be shown too.
 		if ee.err != nil && ee.code != exitOK {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", name, ee.err)
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		}
 		return ee.code
 	}
