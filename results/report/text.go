@@ -47,8 +47,10 @@ func WriteText(w io.Writer, rep *Source) error {
 			tw.Flush()
 		}
 	}
-	for _, run := range rep.Runs {
-		p("\n")
+	for i, run := range rep.Runs {
+		if i > 0 || rep.Kind == KindArchive {
+			p("\n")
+		}
 		writeTextRun(bw, run)
 	}
 	return bw.Flush()
