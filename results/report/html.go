@@ -237,8 +237,8 @@ section.archive{padding:16px}
 .device div{padding:4px 0;border-bottom:1px solid #eee}
 .device .k{display:block;color:#666;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .device .val{font-size:17px;font-weight:600;word-break:break-all}
-.trace{color:#555;font-size:12.5px;margin:4px 0 8px;word-break:break-all}
-.trace code{font-size:11.5px}
+.trace{color:#555;font-size:12.5px;margin:4px 0 8px;overflow-wrap:anywhere}
+.trace code{font-size:11.5px;word-break:break-all}
 a.more{font-size:13px;white-space:nowrap}
 .chips{display:flex;flex-wrap:wrap;align-items:center;gap:8px;margin:12px 0}
 .chip{border:2px solid var(--vc);color:var(--vc);border-radius:999px;padding:2px 12px;font-weight:700;background:#fff}

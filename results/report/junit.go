@@ -57,6 +57,7 @@ type junitSuite struct {
 	Time       string          `xml:"time,attr"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Cases      []junitCase     `xml:"testcase"`
+	ns         int64           // sum of the cases' durations
 }
 
 type junitProperty struct {
@@ -73,6 +74,7 @@ type junitCase struct {
 	Error      *junitProblem   `xml:"error,omitempty"`
 	Skipped    *junitSkipped   `xml:"skipped,omitempty"`
 	SystemOut  *junitText      `xml:"system-out,omitempty"`
+	ns         int64
 }
 
 type junitProblem struct {
@@ -172,7 +174,7 @@ func junitRun(run *Run) []junitSuite {
 		if rec == nil {
 			body += "\n" + excerptsText(LastLines(run))
 		}
-		s.add(junitCase{Name: "run " + run.ID + ": " + string(run.State), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": " + string(run.State)), Classname: "run", Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: strings.ToUpper(string(run.State)), Body: body}})
 		suites = append(suites, s)
 	}
@@ -196,17 +198,12 @@ func (s *junitSuite) add(c junitCase) {
 		s.Skipped++
 	}
 	s.Cases = append(s.Cases, c)
-	var total float64
-	for _, c := range s.Cases {
-		var f float64
-		fmt.Sscanf(c.Time, "%g", &f)
-		total += f
-	}
-	s.Time = fmt.Sprintf("%.3f", total)
+	s.ns += c.ns
+	s.Time = seconds(s.ns)
 }
 
 func junitCaseOf(run *Run, c *results.Case) junitCase {
-	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: x(c.Suite), Time: seconds(c.Timing.DurationNs)}
+	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: x(c.Suite), Time: seconds(c.Timing.DurationNs), ns: c.Timing.DurationNs}
 	for _, g := range referenceGroups(c.References) {
 		for _, id := range g.IDs {
 			jc.Properties = append(jc.Properties, junitProperty{g.Doc, x(id)})
