@@ -246,7 +246,7 @@ func (v *verifier) archive(dir string) {
 				v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: ir.openLine, Run: id,
 					Message: "the run folder is sealed but the index has no \"sealed\" line for it"})
 			default:
-				v.checkSealLine(dir, id, *ir)
+				v.checkSealLine(dir, id, rec, *ir)
 				v.checkIndexLink(id, rec, *ir)
 			}
 		}
@@ -257,8 +257,22 @@ func (v *verifier) archive(dir string) {
 	}
 }
 
-// checkSealLine compares the index's digests for a sealed run with the files.
-func (v *verifier) checkSealLine(dir, id string, ir indexRun) {
+// checkSealLine compares what the index's "sealed" line says of a run (the
+// digests of its files, its verdict and fixture) with the run. The verdict
+// and fixture are outside any signature, and a reader taking "the quick look
+// without opening the record" must not be shown a verdict the record does
+// not have.
+func (v *verifier) checkSealLine(dir, id string, rec *Record, ir indexRun) {
+	if rec != nil {
+		if ir.sealed.Verdict != rec.Verdict {
+			v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: ir.sealLine, Run: id,
+				Message: fmt.Sprintf("the sealed line says verdict %q, the signed record says %s: the index line was changed", ir.sealed.Verdict, rec.Verdict)})
+		}
+		if ir.sealed.Fixture != rec.Fixture.Name {
+			v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: ir.sealLine, Run: id,
+				Message: fmt.Sprintf("the sealed line says fixture %q, the signed record says %q: the index line was changed", ir.sealed.Fixture, rec.Fixture.Name)})
+		}
+	}
 	for _, f := range []struct{ name, want string }{
 		{RecordFile, ir.sealed.Record}, {EnvelopeFile, ir.sealed.Envelope},
 	} {

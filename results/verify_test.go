@@ -284,6 +284,29 @@ func TestVerifyNamesTampering(t *testing.T) {
 				}
 			},
 		},
+		"sealed line verdict changed": {
+			// The last line: no later line's prev shows the change.
+			func(t *testing.T, dir string, ids []string) {
+				editIndex(t, dir, func(l [][]byte) [][]byte {
+					l[5] = bytes.Replace(l[5], []byte(`"verdict":"FAIL"`), []byte(`"verdict":"PASS"`), 1)
+					return l
+				})
+			},
+			func(ids []string) []want {
+				return []want{{kinds: []string{ProblemIndex}, file: IndexFile, line: 6, text: `verdict "PASS", the signed record says FAIL`}}
+			},
+		},
+		"sealed line fixture changed": {
+			func(t *testing.T, dir string, ids []string) {
+				editIndex(t, dir, func(l [][]byte) [][]byte {
+					l[5] = bytes.Replace(l[5], []byte(`"fixture":"cam-3"`), []byte(`"fixture":"cam-9"`), 1)
+					return l
+				})
+			},
+			func(ids []string) []want {
+				return []want{{kinds: []string{ProblemIndex}, file: IndexFile, line: 6, text: `fixture "cam-9", the signed record says "cam-3"`}}
+			},
+		},
 		"record removed": {
 			func(t *testing.T, dir string, ids []string) {
 				os.Remove(filepath.Join(dir, runFile(ids[2], RecordFile)))
