@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/certbench/certbench/results"
 )
@@ -209,6 +210,7 @@ func TestJUnit(t *testing.T) {
 				Error *struct {
 					Message string `xml:"message,attr"`
 					Type    string `xml:"type,attr"`
+					Body    string `xml:",chardata"`
 				} `xml:"error"`
 				Skipped *struct {
 					Message string `xml:"message,attr"`
@@ -245,6 +247,10 @@ func TestJUnit(t *testing.T) {
 			if c.Error != nil {
 				e++
 				sn.error = c.Error.Type + ":" + c.Error.Message
+				// Bytes XML cannot hold (ESC) are spelt out, not lost.
+				if c.Classname == "resilience" && !strings.Contains(c.Error.Body, `\x1b[31mred\x1b[0m \u{202e}evil`) {
+					t.Errorf("the ERROR's excerpt does not show the escape sequence as text:\n%s", c.Error.Body)
+				}
 			}
 			if c.Skipped != nil {
 				k++
@@ -427,4 +433,29 @@ func TestEvidenceLetGo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzVisible: whatever a device sends, what a reader is shown is valid
+// UTF-8 with no control character but tab and no invisible reordering.
+func FuzzVisible(f *testing.F) {
+	for _, s := range []string{"login: ", "\x1b[2J\x1b[H", "\xff\xfe\xc3", "a\u202eb\u200bc\ufeff", "\r\n\t\x00\x7f\u0085"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, s := range []string{visible(b), clean(string(b), false)} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("visible(%q) = %q is not UTF-8", b, s)
+			}
+			for _, r := range s {
+				if (r < 0x20 && r != '\t') || r == 0x7f || hidden(r) {
+					t.Fatalf("visible(%q) = %q holds %U", b, s, r)
+				}
+			}
+		}
+		// Nothing is lost: every byte of a short input is shown, as itself
+		// or spelt out.
+		if len(b) < maxLineBytes && len(visible(b)) < len(bytes.TrimRight(b, "\r")) {
+			t.Fatalf("visible(%q) = %q is shorter than its input", b, visible(b))
+		}
+	})
 }
