@@ -254,7 +254,8 @@ func (c *Console) reopen(old conn, cause error) conn {
 }
 
 // Send writes s to the device, recording it as tx. With Config.CharDelay
-// it writes one byte at a time, pausing after each.
+// it writes one byte at a time, pausing after each. An empty s sends and
+// records nothing.
 func (c *Console) Send(ctx context.Context, s string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -266,6 +267,9 @@ func (c *Console) Send(ctx context.Context, s string) error {
 	c.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if s == "" {
+		return nil // nothing to send, and nothing to record
 	}
 	if c.cfg.CharDelay <= 0 {
 		return c.write(cn, []byte(s))

@@ -190,6 +190,32 @@ func TestCharDelaySendsOneByteAtATime(t *testing.T) {
 	}
 }
 
+func TestSendEmptyRecordsNothing(t *testing.T) {
+	// formats.md: an rx or tx record carries exactly one of text and b64;
+	// an empty send has neither, and results rejects such a transcript.
+	l := openTCP(t, console.Config{})
+	if err := l.c.Send(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.c.Send(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	l.far().Expect("x")
+	var tx []console.Record
+	for _, r := range l.tr.records(t) {
+		if r.Dir == "tx" {
+			tx = append(tx, r)
+		}
+	}
+	if len(tx) != 1 || tx[0].Text != "x" || tx[0].B64 != "" {
+		t.Fatalf("want one tx record for %q, got %+v", "x", tx)
+	}
+	l.c.Close()
+	if err := l.c.Send(ctx, ""); !errors.Is(err, console.ErrClosed) {
+		t.Fatalf("an empty send on a closed console: want ErrClosed, got %v", err)
+	}
+}
+
 func TestOpenErrorsSayWhatToCheck(t *testing.T) {
 	_, err := console.Open(ctx, console.Config{Name: "cam-1", Port: console.Serial{Path: "/dev/serial/by-id/usb-nothing-here"}})
 	if err == nil || !strings.Contains(err.Error(), "/dev/serial/by-id/usb-nothing-here") || !strings.Contains(err.Error(), "plugged in") || !strings.Contains(err.Error(), `"cam-1"`) {

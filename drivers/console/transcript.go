@@ -66,7 +66,12 @@ func newRecorder(w io.Writer, epoch time.Time) *recorder {
 }
 
 // data records bytes in direction dir ("rx" or "tx") as read or written at t.
+// An empty b records nothing: a record carries exactly one of text and
+// b64, and an empty text would carry neither.
 func (r *recorder) data(dir string, b []byte, t time.Time) {
+	if len(b) == 0 {
+		return
+	}
 	rec := Record{Dir: dir}
 	if utf8.Valid(b) {
 		rec.Text = string(b)
