@@ -24,7 +24,7 @@ folder and writes its results:
          testcase per case. FAIL is a <failure>, ERROR an <error>, INCONCLUSIVE an
          <error> saying "inconclusive" (the bench could not decide: it must not
          look like a pass), NOT_APPLICABLE and NOT_RUN are <skipped>. A run cut
-         off by a crash is an <error> testcase of its own.
+         off by a crash, unreadable or missing is an <error> testcase of its own.
   html   one self-contained page (no scripts, nothing fetched): the verdict,
          device and a sentence per problem at the top, then per case its
          references, reason, a timeline of power, console and verdicts, and the
@@ -35,8 +35,9 @@ A missing or malformed evidence file does not stop the report: it says so in
 place. Runs cut off by a crash are marked incomplete. The report does not check
 signatures: run 'bench verify' for that.
 
-Exit status 0 when the report was written, whatever the verdicts; 2 for bad
-usage or a folder that holds no results.`,
+Exit status 0 when the report was written, whatever the verdicts (CI reads them
+from the JUnit file); 2 for bad usage, a folder that holds no results, or a
+report that could not be written.`,
 		Example: `  bench report archive/
   bench report --format html -o report.html archive/runs/20261124T235000Z-cam-1-0a1b2c
   bench report --format junit -o results.xml archive/`,
