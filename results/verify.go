@@ -150,6 +150,9 @@ type verifier struct {
 	rep  *Report
 	opts VerifyOptions
 	keys []crypto.PublicKey
+	// indexBad names the runs an index problem is about: they are not
+	// "verified" even when their own folder is.
+	indexBad map[string]bool
 }
 
 func (v *verifier) problem(p Problem) { v.rep.Problems = append(v.rep.Problems, p) }
@@ -250,7 +253,7 @@ func (v *verifier) archive(dir string) {
 				v.checkIndexLink(id, rec, *ir)
 			}
 		}
-		if len(v.rep.Problems) > before && st.State == RunVerified {
+		if (len(v.rep.Problems) > before || v.indexBad[id]) && st.State == RunVerified {
 			st.State = RunInvalid
 		}
 		v.rep.Runs = append(v.rep.Runs, st)
@@ -322,9 +325,13 @@ func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 	lines := bytes.Split(b, []byte{'\n'})
 	torn := lines[len(lines)-1]
 	lines = lines[:len(lines)-1] // what follows the last newline
-	prevHash, prevSeq := "", 0
+	prevHash, prevSeq, prevRun := "", 0, ""
+	v.indexBad = map[string]bool{}
 	bad := func(line int, run, format string, a ...any) {
 		v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: line, Run: run, Message: fmt.Sprintf(format, a...)})
+		if run != "" {
+			v.indexBad[run] = true
+		}
 	}
 	for i, line := range lines {
 		n := i + 1
@@ -333,7 +340,7 @@ func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
 			bad(n, "", "not a valid index line: %v", err)
-			prevHash, prevSeq = sha256Hex(line), prevSeq+1
+			prevHash, prevSeq, prevRun = sha256Hex(line), prevSeq+1, ""
 			continue
 		}
 		if e.Seq != prevSeq+1 {
@@ -344,9 +351,14 @@ func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 				bad(n, e.Run, "the first line must have an empty prev, has %s: lines before it were removed", short(e.Prev))
 			} else {
 				bad(n, e.Run, "prev %s is not the SHA-256 of line %d (%s): line %d was changed, or lines were removed, inserted or reordered", short(e.Prev), n-1, short(prevHash), n-1)
+				// With seq in order, nothing was removed or moved: the
+				// line before was changed, and its run is in doubt too.
+				if e.Seq == prevSeq+1 && prevRun != "" {
+					v.indexBad[prevRun] = true
+				}
 			}
 		}
-		prevHash, prevSeq = sha256Hex(line), e.Seq
+		prevHash, prevSeq, prevRun = sha256Hex(line), e.Seq, e.Run
 		ir := runs[e.Run]
 		switch e.State {
 		case StateOpen:

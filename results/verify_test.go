@@ -340,6 +340,46 @@ func TestVerifyNamesTampering(t *testing.T) {
 	}
 }
 
+// A run an index problem names is not listed as verified, even when its
+// folder verifies: its place in the archive is in doubt.
+func TestIndexProblemsMarkTheirRuns(t *testing.T) {
+	for name, tc := range map[string]struct {
+		edit func(l [][]byte) [][]byte
+		bad  []int // indexes into the runs of threeRuns
+	}{
+		// Line 3 is run 2's "open" line: its "sealed" line now follows
+		// nothing.
+		"line 3 removed": {func(l [][]byte) [][]byte { return append(l[:2:2], l[3:]...) }, []int{1}},
+		// Line 4 (run 2 sealed) changed shows at line 5 (run 3 open): the
+		// chain cannot tell which of the two was edited.
+		"line 4 changed": {func(l [][]byte) [][]byte {
+			l[3] = bytes.Replace(l[3], []byte(`"time":"`), []byte(`"time":"1`), 1)
+			return l
+		}, []int{1, 2}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, key, ids := threeRuns(t)
+			editIndex(t, a.Dir(), tc.edit)
+			rep, err := Verify(a.Dir(), VerifyOptions{Keys: []crypto.PublicKey{key.Public()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() {
+				t.Fatal("edited index verified")
+			}
+			wantBad := map[string]bool{}
+			for _, i := range tc.bad {
+				wantBad[ids[i]] = true
+			}
+			for _, r := range rep.Runs {
+				if got := r.State != RunVerified; got != wantBad[r.ID] {
+					t.Errorf("run %s is %s; problems:\n%s", r.ID, r.State, problems(rep))
+				}
+			}
+		})
+	}
+}
+
 func problems(r *Report) string {
 	var b strings.Builder
 	for _, p := range r.Problems {
