@@ -46,7 +46,9 @@ const wallFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // recorder writes transcript lines. Each line goes out in one Write, so a
 // file opened for appending never holds half a line from two writers. The
-// first write error is kept: evidence is incomplete from then on.
+// first write error is kept and ends the recording: evidence is incomplete
+// from then on, and a failed write may have left half a line, onto which
+// a later line would be glued into one that no reader can parse.
 type recorder struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -90,9 +92,12 @@ func (r *recorder) write(rec Record, t time.Time) {
 	rec.Wall = t.UTC().Format(wallFormat)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.err != nil {
+		return
+	}
 	r.line = r.line[:0]
 	r.line = appendJSON(r.line, rec)
-	if _, err := r.w.Write(r.line); err != nil && r.err == nil {
+	if _, err := r.w.Write(r.line); err != nil {
 		r.err = fmt.Errorf("%w: %v", ErrTranscript, err)
 	}
 }
