@@ -38,6 +38,11 @@ The key goes to --key, else the bench file's "key:" (with -c), else ./bench.key.
 				keyPath = "bench.key"
 			}
 			pubPath := publicKeyPath(keyPath)
+			if strings.EqualFold(filepath.Ext(keyPath), ".pub") || filepath.Clean(pubPath) == filepath.Clean(keyPath) {
+				// The public half would be written over the private one.
+				return usageError(fmt.Errorf("key %s: that is where the public key would go (the public key is KEY with .pub for its extension); name the private key, e.g. --key %s",
+					keyPath, strings.TrimSuffix(keyPath, filepath.Ext(keyPath))+".key"))
+			}
 			key, err := results.GenerateKey(alg)
 			if err != nil {
 				return usageError(err)
