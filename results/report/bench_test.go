@@ -76,8 +76,12 @@ func BenchmarkLoad(b *testing.B) {
 		b.SetBytes(fi.Size())
 	}
 	for b.Loop() {
-		if _, err := Load(dir); err != nil {
+		src, err := Load(dir)
+		if err != nil {
 			b.Fatal(err)
+		}
+		for _, run := range src.Runs {
+			run.Evidence() // read and decode the transcript and power events
 		}
 	}
 }
