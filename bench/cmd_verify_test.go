@@ -78,3 +78,32 @@ func TestKeygenSignVerifyThroughTheBinary(t *testing.T) {
 		t.Fatalf("verify of a tampered archive: exit %d, does not name the file:\n%s%s", code, out, errs)
 	}
 }
+
+// verify on something that is neither an archive nor a run says what it
+// looked for, and exits 2 (bad usage), not 1 (a verification failure).
+func TestVerifyRefusesWhatIsNotAnArchive(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	file := filepath.Join(dir, "notes.txt")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string][]string{
+		empty:                        {"neither an archive", "index.jsonl", "runs/", "record.json"},
+		file:                         {"not a folder", "index.jsonl", "record.json"},
+		filepath.Join(dir, "absent"): {"absent", "missing"},
+	} {
+		code, out, errs := runBin(t, nil, "verify", path)
+		if code != exitUsage {
+			t.Errorf("verify %s: exit %d, want %d\n%s%s", path, code, exitUsage, out, errs)
+		}
+		for _, w := range want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("verify %s: message does not mention %q: %s", path, w, errs)
+			}
+		}
+	}
+}

@@ -126,7 +126,7 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("cannot read %s: %w", dir, unwrapPath(err))
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("verify %s: not a folder; give an archive or a run folder", dir)
+		return nil, fmt.Errorf("verify %s: not a folder; give an archive (a folder with %s and %s/) or a run's folder (%s/RUN_ID, with %s or %s)", dir, IndexFile, RunsDir, RunsDir, RecordFile, IncompleteFile)
 	}
 	v := &verifier{rep: &Report{Dir: dir, Runs: []RunStatus{}, Problems: []Problem{}}, opts: opts}
 	switch {
@@ -141,7 +141,7 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		st, _ := v.run(dir, filepath.Base(real), "")
 		v.rep.Runs = append(v.rep.Runs, st)
 	default:
-		return nil, fmt.Errorf("verify %s: neither an archive (%s, %s/) nor a run folder (%s)", dir, IndexFile, RunsDir, RecordFile)
+		return nil, fmt.Errorf("verify %s: neither an archive (no %s or %s/ in it) nor a run's folder (no %s, %s or %s in it)", dir, IndexFile, RunsDir, RecordFile, EnvelopeFile, IncompleteFile)
 	}
 	return v.rep, nil
 }
