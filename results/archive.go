@@ -305,7 +305,9 @@ func (w *evidenceWriter) Close() error {
 // written through this run, sorted by path), Verdict (RunVerdict of the
 // cases) and Bench.KeyID; it sets Started to the run's epoch and Finished to
 // now when they are zero, and Bench.Name and Fixture.Name from Meta when
-// empty. Every evidence writer must be closed first. If Seal fails, the run
+// empty. If the wall clock went back during the run, so that Finished would
+// be before Started, Finished becomes Started plus the run's duration on the
+// monotonic clock and Clock says so (not synchronised, with the step). Every evidence writer must be closed first. If Seal fails, the run
 // stays incomplete on disk and Seal may be called again.
 func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	r.mu.Lock()
@@ -349,6 +351,21 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 		rec.Finished = now.UTC()
 	}
 	rec.Clock = mergeClock(r.clock, checkClock(now, r.a.sync))
+	if rec.Finished.Before(rec.Started) {
+		// The wall clock went back during the run: NTP stepped a clock that
+		// was ahead. Refusing would lose the result; the monotonic clock
+		// did not go back, so finished is started plus the run's duration
+		// on it, and the record says the times are not to be believed.
+		took := max(0, time.Since(r.meta.Epoch))
+		back := rec.Started.Add(took).Sub(rec.Finished).Round(time.Millisecond)
+		rec.Finished = rec.Started.Add(took)
+		rec.Clock.Synchronized = false
+		msg := fmt.Sprintf("the wall clock went back %s during the run (stepped by NTP?): started was read before the step; finished is started plus the run's monotonic duration", back)
+		if rec.Clock.Detail != "" {
+			msg += "; " + rec.Clock.Detail
+		}
+		rec.Clock.Detail = msg
+	}
 	rec.Verdict = RunVerdict(rec.Cases)
 	rec.Evidence = make([]File, 0, len(r.files))
 	for _, f := range r.files {

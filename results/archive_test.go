@@ -206,6 +206,38 @@ func TestUnsyncedClockIsRecorded(t *testing.T) {
 	}
 }
 
+// NTP steps the clock back an hour during a run: the FAIL it found must
+// still be sealed, with times that are in order and marked as not to be
+// believed.
+func TestClockSteppedBackDuringRun(t *testing.T) {
+	a := testArchive(t)
+	key := testKey(t, ECDSAP256)
+	run, err := a.Begin(Meta{Bench: "lab-1", Fixture: "cam-1", Epoch: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.now = func() time.Time { return time.Now().Add(-time.Hour) }
+	rec := &Record{Device: Device{Model: "m"}, Declarations: Declarations{SHA256: strings.Repeat("0", 64)},
+		Cases: []Case{{ID: "a/b", Suite: "a", Title: "t", Verdict: Fail, Reason: "default password accepted",
+			References: References{EN303645: []string{"5.1-1"}}}}}
+	if err := run.Seal(rec, key); err != nil {
+		t.Fatalf("seal after the clock went back: %v", err)
+	}
+	if rec.Finished.Before(rec.Started) || rec.Finished.Sub(rec.Started) > time.Minute {
+		t.Errorf("started %s, finished %s: want finished just after started", rec.Started, rec.Finished)
+	}
+	if rec.Clock.Synchronized || !strings.Contains(rec.Clock.Detail, "went back 1h") {
+		t.Errorf("clock = %+v, want unsynchronised and the step named", rec.Clock)
+	}
+	rep, err := Verify(a.Dir(), VerifyOptions{Keys: []crypto.PublicKey{key.Public()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Runs[0].Verdict != Fail {
+		t.Fatalf("sealed run: %+v\n%s", rep.Runs, problems(rep))
+	}
+}
+
 func TestKernelClockIsRead(t *testing.T) {
 	// The test host's clock may or may not be synchronised; on Linux the
 	// kernel must have been asked, and an unsynchronised answer explained.

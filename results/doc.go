@@ -94,7 +94,10 @@
 // answers. Begin and Seal check the clock: a date before the bench software
 // was built is wrong, and on Linux adjtimex's STA_UNSYNC says the kernel has
 // not synchronised it. The record then says clock.synchronized false and why,
-// rather than signing a time that is not true.
+// rather than signing a time that is not true. If the wall clock went back
+// during a run (NTP stepping a clock that was ahead), Seal does not refuse
+// the record: finished becomes started plus the run's duration on the
+// monotonic clock, and clock says so.
 //
 // # Verification
 //

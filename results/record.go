@@ -209,7 +209,8 @@ type Declarations struct {
 type Clock struct {
 	// Synchronized is false when the kernel reported the clock unsynchronised
 	// or it read a date before the bench software was built, at the start or
-	// the end of the run.
+	// the end of the run, or when it went back during the run (Finished is
+	// then Started plus the run's monotonic duration; Detail says so).
 	Synchronized bool `json:"synchronized"`
 	// Source is how that was decided: ClockAdjtimex, ClockFloor or
 	// ClockAssumed.
