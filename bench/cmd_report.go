@@ -39,8 +39,8 @@ Exit status 0 when the report was written, whatever the verdicts (CI reads them
 from the JUnit file); 2 for bad usage, a folder that holds no results, or a
 report that could not be written.`,
 		Example: `  bench report archive/
-  bench report --format html -o report.html archive/runs/20261124T235000Z-cam-1-0a1b2c
-  bench report --format junit -o results.xml archive/`,
+  bench report --format html --out report.html archive/runs/20261124T235000Z-cam-1-0a1b2c
+  bench report -o junit --out results.xml archive/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := report.ParseFormat(format)
@@ -61,8 +61,9 @@ report that could not be written.`,
 			return writeReportFile(out, b.Bytes())
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", string(report.Text), "text, junit, html or json")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "write the report to this file instead of standard output")
+	// -o is the format, as for every command that writes for machines.
+	cmd.Flags().StringVarP(&format, "format", "o", string(report.Text), "text, junit, html or json")
+	cmd.Flags().StringVar(&out, "out", "", "write the report to this file instead of standard output")
 	root.AddCommand(cmd)
 }
 

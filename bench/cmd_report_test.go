@@ -62,7 +62,7 @@ func TestReportThroughTheBinary(t *testing.T) {
 	}
 
 	xmlPath := filepath.Join(dir, "results.xml")
-	if code, _, errs := runBin(t, nil, "report", "--format", "junit", "-o", xmlPath, archive); code != 0 {
+	if code, _, errs := runBin(t, nil, "report", "--format", "junit", "--out", xmlPath, archive); code != 0 {
 		t.Fatalf("report --format junit: exit %d: %s", code, errs)
 	}
 	b, err := os.ReadFile(xmlPath)
@@ -89,7 +89,7 @@ func TestReportThroughTheBinary(t *testing.T) {
 	for _, args := range [][]string{
 		{"report", "--format", "pdf", archive},
 		{"report", dir}, // holds no results
-		{"report", "-o", filepath.Join(dir, "no-such-folder", "r.txt"), archive},
+		{"report", "--out", filepath.Join(dir, "no-such-folder", "r.txt"), archive},
 	} {
 		if code, _, errs := runBin(t, nil, args...); code != exitUsage || errs == "" {
 			t.Errorf("%v: exit %d (%q), want %d with a message", args, code, errs, exitUsage)

@@ -21,7 +21,11 @@ func screenshot(t *testing.T, dir string, width, height int) image.Image {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("chromium is not on PATH (Debian: apt-get install chromium); the HTML report is not looked at in a browser")
+		msg := "chromium is not on PATH (Debian: apt-get install chromium); the HTML report is not looked at in a browser"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + " (CI installs it in .ci/run)")
+		}
+		t.Skip(msg)
 	}
 	work := t.TempDir()
 	page := filepath.Join(work, "report.html")
