@@ -108,11 +108,14 @@ type Run struct {
 	meta  Meta
 	clock Clock // at Begin
 
-	mu      sync.Mutex
-	files   map[string]File // closed evidence, by path
-	open    map[string]bool // evidence being written, by path
-	indexed bool            // the "sealed" index line is written
-	sealed  bool
+	mu    sync.Mutex
+	files map[string]File // closed evidence, by path
+	open  map[string]bool // evidence being written, by path
+	// incomplete holds why evidence, by path, does not hold all it should:
+	// its writer failed, or MarkIncomplete said so.
+	incomplete map[string][]string
+	indexed    bool // the "sealed" index line is written
+	sealed     bool
 }
 
 // Begin opens a new run: it makes the run's folder with its INCOMPLETE
@@ -163,7 +166,7 @@ func (a *Archive) Begin(meta Meta) (*Run, error) {
 		return fail(err)
 	}
 	return &Run{a: a, id: id, dir: dir, meta: meta, clock: clock,
-		files: map[string]File{}, open: map[string]bool{}}, nil
+		files: map[string]File{}, open: map[string]bool{}, incomplete: map[string][]string{}}, nil
 }
 
 var reUnsafe = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
@@ -291,24 +294,56 @@ func (w *evidenceWriter) Close() error {
 	defer r.mu.Unlock()
 	delete(r.open, w.path)
 	// Listed even after a failed write: the file exists and verify must see
-	// its true digest. A partial file is honest evidence of the failure; the
-	// caller learns of it from this error and records an ERROR.
+	// its true digest. A partial file is honest evidence of the failure, and
+	// the record says it is incomplete, so no PASS rests on it.
 	r.files[w.path] = File{Path: w.path, Kind: w.kind, Size: w.n, SHA256: hex.EncodeToString(w.h.Sum(nil))}
+	if err != nil {
+		r.incomplete[w.path] = append(r.incomplete[w.path], err.Error())
+	}
 	return err
+}
+
+// MarkIncomplete records that the evidence file NAME does not hold all it
+// should, for a fault its writer did not see: the console recorder's Close
+// failed, the power log reported an error. The record will list the file as
+// incomplete with reason, and a run with incomplete evidence cannot be sealed
+// as PASS or NOT_APPLICABLE (see IncompleteEvidenceError). The file must
+// have been created through this run; its writer may still be open.
+func (r *Run) MarkIncomplete(name, reason string) error {
+	path := EvidenceDir + "/" + name
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sealed {
+		return fmt.Errorf("run %s: mark evidence %s incomplete: %w", r.id, name, ErrSealed)
+	}
+	if _, ok := r.files[path]; !ok && !r.open[path] {
+		return fmt.Errorf("run %s: mark evidence %s incomplete: no such evidence was written in this run", r.id, name)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("run %s: mark evidence %s incomplete: say why (the reason goes in the record)", r.id, name)
+	}
+	r.incomplete[path] = append(r.incomplete[path], reason)
+	return nil
 }
 
 // Seal completes the run: it fills in the fields the archive owns, signs the
 // record with key and writes record.json, record.dsse.json and the index's
-// "sealed" line, then removes the INCOMPLETE marker.
+// "sealed" line, then removes the INCOMPLETE marker. Every evidence writer
+// must be closed first. If Seal fails, the run stays incomplete on disk and
+// Seal may be called again.
 //
 // Seal sets rec's SchemaVersion, RunID, Clock, Evidence (every evidence file
-// written through this run, sorted by path), Verdict (RunVerdict of the
+// written through this run, sorted by path; marked incomplete where its
+// writer failed or MarkIncomplete named it), Verdict (RunVerdict of the
 // cases) and Bench.KeyID; it sets Started to the run's epoch and Finished to
 // now when they are zero, and Bench.Name and Fixture.Name from Meta when
-// empty. If the wall clock went back during the run, so that Finished would
-// be before Started, Finished becomes Started plus the run's duration on the
-// monotonic clock and Clock says so (not synchronised, with the step). Every evidence writer must be closed first. If Seal fails, the run
-// stays incomplete on disk and Seal may be called again.
+// empty.
+//
+// A PASS or NOT_APPLICABLE run with incomplete evidence is refused with an
+// *IncompleteEvidenceError, and nothing is written. If the wall clock went
+// back during the run, so that Finished would be before Started, Finished
+// becomes Started plus the run's duration on the monotonic clock and Clock
+// says so (not synchronised, with the step).
 func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -369,6 +404,9 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	rec.Verdict = RunVerdict(rec.Cases)
 	rec.Evidence = make([]File, 0, len(r.files))
 	for _, f := range r.files {
+		if why := r.incomplete[f.Path]; len(why) > 0 {
+			f.Incomplete, f.IncompleteReason = true, strings.Join(why, "; ")
+		}
 		rec.Evidence = append(rec.Evidence, f)
 	}
 	sort.Slice(rec.Evidence, func(i, j int) bool { return rec.Evidence[i].Path < rec.Evidence[j].Path })

@@ -3,6 +3,7 @@ package results
 import (
 	"crypto"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -235,6 +236,101 @@ func TestClockSteppedBackDuringRun(t *testing.T) {
 	}
 	if !rep.OK() || rep.Runs[0].Verdict != Fail {
 		t.Fatalf("sealed run: %+v\n%s", rep.Runs, problems(rep))
+	}
+}
+
+// A failed evidence write leaves the file listed as incomplete; a PASS over
+// it is refused with an error the runner can tell from others, and once the
+// runner records the ERROR the run seals and verifies.
+func TestFailedEvidenceWriteIsIncomplete(t *testing.T) {
+	a := testArchive(t)
+	key := testKey(t, ECDSAP256)
+	run, err := a.Begin(Meta{Bench: "lab-1", Fixture: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := run.Evidence("console-cam-1.jsonl", KindTranscript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(`{"mono_ns":1,"wall":"2026-11-24T00:00:00Z","dir":"rx","text":"login: "}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	w.(*evidenceWriter).f.Close() // the file goes away under the writer, as on a failed disk
+	if _, err := w.Write([]byte("more\n")); err == nil {
+		t.Fatal("write to a closed file succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after a failed write returned nil")
+	}
+	pass := Case{ID: "a/pass", Suite: "a", Title: "t", Verdict: Pass, References: References{EN303645: []string{"5.1-1"}}}
+	rec := &Record{Device: Device{Model: "m"}, Declarations: Declarations{SHA256: strings.Repeat("0", 64)}, Cases: []Case{pass}}
+	err = run.Seal(rec, key)
+	var ie *IncompleteEvidenceError
+	if !errors.As(err, &ie) || ie.Verdict != Pass || len(ie.Files) != 1 || ie.Files[0].Path != "evidence/console-cam-1.jsonl" {
+		t.Fatalf("seal of a PASS over a failed write: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir(), RecordFile)); err == nil {
+		t.Fatal("a refused seal wrote record.json")
+	}
+	// The runner turns it into an ERROR and seals again.
+	rec.Cases = append(rec.Cases, Case{ID: "bench/evidence", Suite: "bench", Title: "Evidence recorded", Verdict: Error,
+		Reason: ie.Error(), References: References{EN303645: []string{"5.1-1"}}})
+	if err := run.Seal(rec, key); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := rec.EvidenceFile("evidence/console-cam-1.jsonl")
+	if !f.Incomplete || !strings.Contains(f.IncompleteReason, "write evidence") || rec.Verdict != Error {
+		t.Errorf("sealed: verdict %s, evidence %+v", rec.Verdict, f)
+	}
+	b, _ := os.ReadFile(filepath.Join(run.Dir(), RecordFile))
+	if err := checkSchema(t, b); err != nil {
+		t.Errorf("record does not validate against the schema: %v", err)
+	}
+	rep, err := Verify(a.Dir(), VerifyOptions{Keys: []crypto.PublicKey{key.Public()}})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v\n%s", err, problems(rep))
+	}
+}
+
+// MarkIncomplete: a fault the writer did not see (the console recorder's
+// Close failed) marks the file; names not written in the run are refused.
+func TestMarkIncomplete(t *testing.T) {
+	a := testArchive(t)
+	key := testKey(t, ECDSAP256)
+	run, err := a.Begin(Meta{Bench: "lab-1", Fixture: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := run.Evidence("console-cam-1.jsonl", KindTranscript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.MarkIncomplete("console-cam-1.jsonl", "console close: input/output error"); err != nil {
+		t.Fatalf("mark while the writer is open: %v", err)
+	}
+	w.Close()
+	if err := run.MarkIncomplete("power-cam-1.jsonl", "power log: line GPIO17 lost"); err == nil {
+		t.Error("marked evidence that was never written")
+	}
+	if err := run.MarkIncomplete("console-cam-1.jsonl", " "); err == nil {
+		t.Error("marked incomplete without a reason")
+	}
+	na := Case{ID: "a/na", Suite: "a", Title: "t", Verdict: NotApplicable, Reason: "no UART", References: References{EN303645: []string{"5.1-1"}}}
+	rec := &Record{Device: Device{Model: "m"}, Declarations: Declarations{SHA256: strings.Repeat("0", 64)}, Cases: []Case{na}}
+	var ie *IncompleteEvidenceError
+	if err := run.Seal(rec, key); !errors.As(err, &ie) {
+		t.Fatalf("seal of NOT_APPLICABLE over incomplete evidence: %v", err)
+	}
+	rec.Cases[0] = Case{ID: "a/fail", Suite: "a", Title: "t", Verdict: Fail, Reason: "default password", References: References{EN303645: []string{"5.1-1"}}}
+	if err := run.Seal(rec, key); err != nil {
+		t.Fatal(err)
+	}
+	if f := rec.Evidence[0]; !f.Incomplete || f.IncompleteReason != "console close: input/output error" {
+		t.Errorf("evidence %+v", f)
+	}
+	if err := run.MarkIncomplete("console-cam-1.jsonl", "late"); !errors.Is(err, ErrSealed) {
+		t.Errorf("mark after seal: %v", err)
 	}
 }
 

@@ -46,7 +46,11 @@
 // or power cut leaves a run that is visibly incomplete. Evidence files are
 // written straight into the run's folder (what was written before a crash
 // is kept); each writer's Close syncs the file and records its size and
-// SHA-256, computed from the bytes written. Seal fills in what the archive
+// SHA-256, computed from the bytes written. A file whose write, sync or close
+// failed, or that the runner names with MarkIncomplete (a recorder's own
+// fault), is listed as incomplete, and Validate refuses a PASS or
+// NOT_APPLICABLE run over incomplete evidence (IncompleteEvidenceError: the
+// runner records an ERROR and seals again). Seal fills in what the archive
 // owns (run ID, clock, evidence list, run verdict, key ID, index position),
 // writes record.json and record.dsse.json (temp file, fsync, rename, fsync
 // the folder), appends the "sealed" line, and only then removes the marker.

@@ -47,6 +47,13 @@ type File struct {
 	Kind   Kind   `json:"kind"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"` // hex
+	// Incomplete says the file does not hold all the bench meant to record:
+	// a write, sync or close of it failed, or the recorder writing it
+	// reported a fault (Run.MarkIncomplete). Size and SHA256 are still those
+	// of the bytes on disk. IncompleteReason says what failed. A run with
+	// incomplete evidence cannot be PASS or NOT_APPLICABLE (Validate).
+	Incomplete       bool   `json:"incomplete,omitempty"`
+	IncompleteReason string `json:"incomplete_reason,omitempty"`
 }
 
 // EvidenceDir is the folder of a run that holds its evidence files.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -303,6 +304,32 @@ var (
 // for a record that is well-formed JSON but not a valid record.
 var ErrInvalidRecord = errors.New("invalid record")
 
+// IncompleteEvidenceError is among the errors Validate (and so Run.Seal)
+// returns when the run verdict is PASS or NOT_APPLICABLE while some evidence
+// is incomplete: a verdict that says nothing is wrong cannot rest on evidence
+// the bench failed to keep. It is the bench's fault, not the device's: the
+// runner finds it with errors.As, records an ERROR case naming Files, and
+// seals again. It wraps ErrInvalidRecord.
+type IncompleteEvidenceError struct {
+	Verdict Verdict
+	Files   []File // the incomplete ones
+}
+
+func (e *IncompleteEvidenceError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: run verdict %s with incomplete evidence:", ErrInvalidRecord, e.Verdict)
+	for i, f := range e.Files {
+		if i > 0 {
+			b.WriteString(";")
+		}
+		fmt.Fprintf(&b, " %s (%s)", f.Path, f.IncompleteReason)
+	}
+	b.WriteString(" (record an ERROR case for it)")
+	return b.String()
+}
+
+func (e *IncompleteEvidenceError) Unwrap() error { return ErrInvalidRecord }
+
 // Validate checks what the type system cannot: required fields, reference
 // ID formats, digests, that every case's evidence is listed, and that the run
 // verdict is what the cases make it. It returns every problem found, joined.
@@ -343,6 +370,7 @@ func (r *Record) Validate() error {
 		bad("clock.source %q is not %s, %s or %s", r.Clock.Source, ClockAdjtimex, ClockFloor, ClockAssumed)
 	}
 	listed := make(map[string]bool, len(r.Evidence))
+	var incomplete []File
 	for i, f := range r.Evidence {
 		if err := checkEvidencePath(f.Path); err != nil {
 			bad("evidence[%d]: %v", i, err)
@@ -360,6 +388,18 @@ func (r *Record) Validate() error {
 		if f.Size < 0 {
 			bad("evidence[%d] %s: negative size", i, f.Path)
 		}
+		if f.Incomplete && f.IncompleteReason == "" {
+			bad("evidence[%d] %s: incomplete needs incomplete_reason", i, f.Path)
+		}
+		if !f.Incomplete && f.IncompleteReason != "" {
+			bad("evidence[%d] %s: incomplete_reason without incomplete", i, f.Path)
+		}
+		if f.Incomplete {
+			incomplete = append(incomplete, f)
+		}
+	}
+	if len(incomplete) > 0 && (r.Verdict == Pass || r.Verdict == NotApplicable) {
+		errs = append(errs, &IncompleteEvidenceError{Verdict: r.Verdict, Files: incomplete})
 	}
 	for i, img := range r.Images {
 		if img.Name == "" {

@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -43,6 +44,36 @@ func TestSchemaAcceptsRecord(t *testing.T) {
 	}
 }
 
+// Incomplete evidence: accepted under a FAIL, refused under a PASS or
+// NOT_APPLICABLE, by the schema and by ParseRecord alike.
+func TestSchemaIncompleteEvidence(t *testing.T) {
+	rec := sampleRecord()
+	rec.Evidence[1].Incomplete, rec.Evidence[1].IncompleteReason = true, "write evidence/power-cam-1.jsonl: no space left on device"
+	b, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSchema(t, b); err != nil {
+		t.Errorf("schema refused a FAIL record with incomplete evidence: %v", err)
+	}
+	if _, err := ParseRecord(b); err != nil {
+		t.Errorf("ParseRecord refused a FAIL record with incomplete evidence: %v", err)
+	}
+	for _, v := range []Verdict{Pass, NotApplicable} {
+		rec.Cases = []Case{{ID: "a/b", Suite: "a", Title: "t", Verdict: v, Reason: "r", References: References{EN303645: []string{"5.1-1"}}}}
+		rec.Verdict = v
+		b, _ := rec.Marshal()
+		if err := checkSchema(t, b); err == nil {
+			t.Errorf("schema accepted a %s record with incomplete evidence", v)
+		}
+		_, err := ParseRecord(b)
+		var ie *IncompleteEvidenceError
+		if !errors.As(err, &ie) || !errors.Is(err, ErrInvalidRecord) || len(ie.Files) != 1 || ie.Files[0].Path != "evidence/power-cam-1.jsonl" {
+			t.Errorf("ParseRecord of a %s record with incomplete evidence: %v", v, err)
+		}
+	}
+}
+
 // The schema and Validate must refuse the same mistakes.
 func TestSchemaRefuses(t *testing.T) {
 	good, _ := sampleRecord().Marshal()
@@ -55,6 +86,10 @@ func TestSchemaRefuses(t *testing.T) {
 		"no reason":    {`"reason": "declarations: no UART exposed on the product"`, `"reason": ""`},
 		"evidence dir": {`"path": "evidence/power-cam-1.jsonl"`, `"path": "../power-cam-1.jsonl"`},
 		"clock source": {`"source": "adjtimex"`, `"source": "sundial"`},
+		"reason without incomplete": {`"sha256": "` + strings.Repeat("02", 32) + `"`,
+			`"sha256": "` + strings.Repeat("02", 32) + `", "incomplete_reason": "disk full"`},
+		"incomplete without reason": {`"sha256": "` + strings.Repeat("02", 32) + `"`,
+			`"sha256": "` + strings.Repeat("02", 32) + `", "incomplete": true`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			bad := strings.Replace(string(good), edit[0], edit[1], 1)
