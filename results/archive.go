@@ -35,6 +35,10 @@ const (
 	// any point leaves it behind.
 	IncompleteFile = "INCOMPLETE"
 	lockFile       = "index.lock"
+	// tmpDir holds runs being begun: a run's folder is made here with its
+	// marker and moved into runs/ whole, so runs/ never holds a run folder
+	// without its marker.
+	tmpDir = "tmp"
 )
 
 // Index states.
@@ -76,6 +80,15 @@ type Archive struct {
 	// substitute them.
 	now  func() time.Time
 	sync syncSource
+	// step, when a test sets it, is called at each point of Begin and Seal
+	// where a crash would leave a different state on disk.
+	step func(name string)
+}
+
+func (a *Archive) at(step string) {
+	if a.step != nil {
+		a.step(step)
+	}
 }
 
 // OpenArchive opens the archive in dir, creating the folder if needed.
@@ -83,7 +96,22 @@ func OpenArchive(dir string) (*Archive, error) {
 	if err := os.MkdirAll(filepath.Join(dir, RunsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("open archive %s: %w", dir, err)
 	}
-	return &Archive{dir: dir, now: time.Now, sync: systemClock}, nil
+	a := &Archive{dir: dir, now: time.Now, sync: systemClock}
+	a.removeStaleBegins()
+	return a, nil
+}
+
+// removeStaleBegins removes folders in ARCHIVE/tmp made more than an hour
+// ago: Begins cut off before their run was moved into runs/. Nothing of them
+// was recorded (Begin had not returned). A Begin takes milliseconds, so an
+// hour leaves other processes' Begins alone.
+func (a *Archive) removeStaleBegins() {
+	ents, _ := os.ReadDir(filepath.Join(a.dir, tmpDir))
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.RemoveAll(filepath.Join(a.dir, tmpDir, e.Name()))
+		}
+	}
 }
 
 // Dir is the archive's folder.
@@ -119,8 +147,11 @@ type Run struct {
 }
 
 // Begin opens a new run: it makes the run's folder with its INCOMPLETE
-// marker and appends an "open" line to the index, so that from here on a
-// crash leaves a visible, incomplete run.
+// marker under ARCHIVE/tmp, moves it into runs/, and appends an "open" line
+// to the index, so that from here on a crash leaves a visible, incomplete
+// run. A crash before the move leaves nothing in runs/; one after it leaves
+// a run folder with its marker (and perhaps no index line), which verify
+// reports as incomplete.
 func (a *Archive) Begin(meta Meta) (*Run, error) {
 	if meta.Fixture == "" {
 		return nil, errors.New("begin run: no fixture named")
@@ -130,41 +161,59 @@ func (a *Archive) Begin(meta Meta) (*Run, error) {
 	}
 	now := a.now()
 	clock := checkClock(now, a.sync)
-	var id, dir string
+	if err := os.MkdirAll(filepath.Join(a.dir, tmpDir), 0o755); err != nil {
+		return nil, fmt.Errorf("begin run on fixture %q: %w", meta.Fixture, err)
+	}
+	var id, tmp string
 	for range 10 {
 		id = newRunID(now, meta.Fixture)
-		dir = filepath.Join(a.dir, RunsDir, id)
-		err := os.Mkdir(dir, 0o755)
+		if exists(filepath.Join(a.dir, RunsDir, id)) {
+			continue
+		}
+		tmp = filepath.Join(a.dir, tmpDir, id)
+		err := os.Mkdir(tmp, 0o755)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("begin run on fixture %q: %w", meta.Fixture, err)
 		}
-		dir = ""
+		tmp = ""
 	}
-	if dir == "" {
+	if tmp == "" {
 		return nil, fmt.Errorf("begin run on fixture %q: no free run ID", meta.Fixture)
 	}
+	dir := tmp
 	fail := func(err error) (*Run, error) {
 		os.RemoveAll(dir) // nothing of the run was recorded yet
 		return nil, fmt.Errorf("begin run %s on fixture %q: %w", id, meta.Fixture, err)
 	}
+	a.at("begin: folder made in tmp")
 	marker, _ := json.Marshal(map[string]any{
 		"run": id, "bench": meta.Bench, "fixture": meta.Fixture, "opened": now.UTC(), "pid": os.Getpid(),
 	})
-	if err := os.Mkdir(filepath.Join(dir, EvidenceDir), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(tmp, EvidenceDir), 0o755); err != nil {
 		return fail(err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, IncompleteFile), append(marker, '\n')); err != nil {
+	// writeFileAtomic syncs tmp, making the marker and evidence/ durable
+	// before the folder is moved where verify looks.
+	if err := writeFileAtomic(filepath.Join(tmp, IncompleteFile), append(marker, '\n')); err != nil {
+		return fail(err)
+	}
+	a.at("begin: marker written")
+	dir = filepath.Join(a.dir, RunsDir, id)
+	if err := os.Rename(tmp, dir); err != nil {
+		dir = tmp
 		return fail(err)
 	}
 	if err := syncDir(filepath.Join(a.dir, RunsDir)); err != nil {
 		return fail(err)
 	}
+	a.at("begin: in runs")
 	if _, err := a.appendIndex(IndexEntry{Time: now.UTC(), Run: id, State: StateOpen, Fixture: meta.Fixture}); err != nil {
 		return fail(err)
 	}
+	a.at("begin: open line written")
 	return &Run{a: a, id: id, dir: dir, meta: meta, clock: clock,
 		files: map[string]File{}, open: map[string]bool{}, incomplete: map[string][]string{}}, nil
 }

@@ -28,6 +28,7 @@
 //	  index.jsonl                   one line per event: a run opened, a run sealed
 //	  index.lock                    flock'd while a line is appended
 //	  keys/KEYID.pub                public keys that signed runs here
+//	  tmp/RUN_ID/                   a run being begun, until it moves into runs/
 //	  runs/RUN_ID/INCOMPLETE        present from Begin until Seal has finished
 //	  runs/RUN_ID/evidence/NAME     written while the run goes
 //	  runs/RUN_ID/record.json       the record, written by Seal
@@ -41,9 +42,12 @@
 //	// ... hand w to the console recorder; w.Close() when the run ends
 //	err = run.Seal(&results.Record{Device: ..., Cases: ...}, key)
 //
-// Begin makes the run's folder with an INCOMPLETE marker and appends an
-// "open" line to the index before anything else, so from then on a crash
-// or power cut leaves a run that is visibly incomplete. Evidence files are
+// Begin makes the run's folder with an INCOMPLETE marker in tmp/, moves it
+// into runs/ whole (so runs/ never holds a run folder without its marker)
+// and appends an "open" line to the index before anything else, so from then
+// on a crash or power cut leaves a run that is visibly incomplete.
+// OpenArchive removes folders left in tmp/ for over an hour by a Begin cut
+// off before the move; nothing of them was recorded. Evidence files are
 // written straight into the run's folder (what was written before a crash
 // is kept); each writer's Close syncs the file and records its size and
 // SHA-256, computed from the bytes written. A file whose write, sync or close

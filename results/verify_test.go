@@ -497,6 +497,69 @@ func TestCrashLeavesIncompleteRun(t *testing.T) {
 	}
 }
 
+// crashSnapshots seals one FAIL run into a copy of threeRuns, copying the
+// whole archive at every step where a crash would leave a different state on
+// disk. Each copy is what a power cut at that step leaves.
+func crashSnapshots(t *testing.T) (key crypto.Signer, runID string, steps []string, snaps []string) {
+	a, key, _ := threeRuns(t)
+	base := t.TempDir()
+	a.step = func(step string) {
+		dst := filepath.Join(base, fmt.Sprint(len(snaps)))
+		if err := os.CopyFS(dst, os.DirFS(a.Dir())); err != nil {
+			t.Fatalf("snapshot at %s: %v", step, err)
+		}
+		steps, snaps = append(steps, step), append(snaps, dst)
+	}
+	run := writeRun(t, a, key, "cam-4")
+	a.step = nil
+	return key, run.ID(), steps, snaps
+}
+
+// A crash at any step of Begin leaves either no trace of the run in runs/
+// or an incomplete run: never a run folder verify cannot place.
+func TestCrashDuringBegin(t *testing.T) {
+	key, runID, steps, snaps := crashSnapshots(t)
+	keys := []crypto.PublicKey{key.Public()}
+	seen := 0
+	for i, step := range steps {
+		if !strings.HasPrefix(step, "begin:") {
+			continue
+		}
+		seen++
+		rep, err := Verify(snaps[i], VerifyOptions{Keys: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range rep.Problems {
+			if p.Kind != ProblemIncomplete || p.Run != runID {
+				t.Errorf("crash at %q: %s", step, p)
+			}
+		}
+		for _, r := range rep.Runs {
+			if r.ID == runID && r.State != RunIncomplete {
+				t.Errorf("crash at %q: run is %s, want incomplete", step, r.State)
+			}
+		}
+		rep, _ = Verify(snaps[i], VerifyOptions{Keys: keys, AllowIncomplete: true})
+		if !rep.OK() {
+			t.Errorf("crash at %q, incomplete runs allowed:\n%s", step, problems(rep))
+		}
+		// The bench restarts: the archive opens and takes new runs.
+		a, err := OpenArchive(snaps[i])
+		if err != nil {
+			t.Fatalf("reopen after a crash at %q: %v", step, err)
+		}
+		a.sync = fixedSync{synced: true, known: true}
+		writeRun(t, a, key, "cam-5")
+		if rep, _ := Verify(snaps[i], VerifyOptions{Keys: keys, AllowIncomplete: true}); !rep.OK() {
+			t.Errorf("crash at %q, after a new run:\n%s", step, problems(rep))
+		}
+	}
+	if seen < 3 {
+		t.Fatalf("only %d Begin steps seen: %q", seen, steps)
+	}
+}
+
 // TestHelperProcess is the bench process the crash and concurrency tests
 // start; it does nothing in a normal test run.
 func TestHelperProcess(t *testing.T) {
