@@ -208,7 +208,7 @@ Variants:
 			}
 			if output == "" || output == "-" {
 				if !b64 {
-					return usageError(errors.New("refusing to write a binary image to the terminal: give -o FILE, or --base64"))
+					return usageError(errors.New("refusing to write a binary image to the terminal: give --out FILE, or --base64"))
 				}
 				_, err := cmd.OutOrStdout().Write(data)
 				return err
@@ -221,7 +221,7 @@ Variants:
 			return nil
 		},
 	}
-	mk.Flags().StringVarP(&output, "output", "o", "", "file to write (- for standard output with --base64)")
+	mk.Flags().StringVar(&output, "out", "", "file to write (- for standard output with --base64)")
 	mk.Flags().BoolVar(&b64, "base64", false, "write base64 in 76-column lines, as the console's update command takes it")
 
 	inspect := &cobra.Command{

@@ -76,7 +76,7 @@ func TestSimImageMakeAndInspect(t *testing.T) {
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "newer.img"), filepath.Join(dir, "tampered.img")
 	for _, c := range [][]string{{"newer", good}, {"tampered-payload", bad}} {
-		if code, o, e := runBin(t, nil, "sim", "image", "make", c[0], "-o", c[1]); code != 0 {
+		if code, o, e := runBin(t, nil, "sim", "image", "make", c[0], "--out", c[1]); code != 0 {
 			t.Fatalf("make %s: exit %d\n%s%s", c[0], code, o, e)
 		}
 	}
@@ -88,7 +88,7 @@ func TestSimImageMakeAndInspect(t *testing.T) {
 	if code != exitFail || !strings.Contains(o, "digest") || !strings.Contains(o, "FAIL") {
 		t.Errorf("inspect tampered: exit %d\n%s", code, o)
 	}
-	if code, _, _ := runBin(t, nil, "sim", "image", "make", "no-such-variant", "-o", bad); code != exitUsage {
+	if code, _, _ := runBin(t, nil, "sim", "image", "make", "no-such-variant", "--out", bad); code != exitUsage {
 		t.Errorf("unknown variant: exit %d, want %d", code, exitUsage)
 	}
 	code, o, _ = runBin(t, nil, "sim", "image", "make", "unsigned", "--base64")
