@@ -32,7 +32,11 @@ consistent, and verify says so.
 
 A run cut off by a crash or power loss is incomplete and fails verification;
 --allow-incomplete lists such runs without failing (sealed runs are still
-checked in full).`,
+checked in full). A run the index seals is always checked in full: if its
+INCOMPLETE marker is still there (a crash just after sealing, or a marker
+added later) verify names it as a stale-marker problem, even with
+--allow-incomplete; the bench removes such a marker when it next opens the
+archive.`,
 		Example: `  bench verify --key bench.pub archive/
   bench verify --key bench.pub archive/runs/20261124T235000Z-cam-1-0a1b2c
   bench verify -o json archive/`,

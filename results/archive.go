@@ -98,7 +98,50 @@ func OpenArchive(dir string) (*Archive, error) {
 	}
 	a := &Archive{dir: dir, now: time.Now, sync: systemClock}
 	a.removeStaleBegins()
+	a.finishSeals()
 	return a, nil
+}
+
+// finishSeals completes seals cut off after their "sealed" index line and
+// before the INCOMPLETE marker was removed: the result is signed and
+// indexed, and must not stay marked incomplete. A marker is removed only if
+// the index seals the run and the run verifies in full (signature with the
+// archive's own keys, record and envelope as the sealed line says, every
+// evidence file); otherwise it stays, and verify says why. Errors are left
+// for verify to report: opening the archive must not fail because of an
+// old run.
+func (a *Archive) finishSeals() {
+	ents, _ := os.ReadDir(filepath.Join(a.dir, RunsDir))
+	var marked []string
+	for _, e := range ents {
+		if e.IsDir() && exists(filepath.Join(a.dir, RunsDir, e.Name(), IncompleteFile)) {
+			marked = append(marked, e.Name())
+		}
+	}
+	if len(marked) == 0 {
+		return
+	}
+	v := &verifier{rep: &Report{}}
+	v.loadKeys(a.dir)
+	runs, _ := v.index(a.dir)
+	for _, id := range marked {
+		ir := runs[id]
+		if ir == nil || ir.sealLine == 0 || v.indexBad[id] {
+			continue // not sealed: a run cut off, rightly marked
+		}
+		before := len(v.rep.Problems)
+		dir := filepath.Join(a.dir, RunsDir, id)
+		_, rec := v.run(dir, id, "", ir.sealLine)
+		v.checkSealLine(a.dir, id, rec, *ir)
+		v.checkIndexLink(id, rec, *ir)
+		ok := rec != nil
+		for _, p := range v.rep.Problems[before:] {
+			ok = ok && p.Kind == ProblemStaleMarker
+		}
+		if ok && os.Remove(filepath.Join(dir, IncompleteFile)) == nil {
+			syncDir(dir)
+		}
+	}
 }
 
 // removeStaleBegins removes folders in ARCHIVE/tmp made more than an hour
@@ -490,9 +533,11 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	if err := writeFileAtomic(filepath.Join(r.dir, RecordFile), recJSON); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
+	r.a.at("seal: record written")
 	if err := writeFileAtomic(filepath.Join(r.dir, EnvelopeFile), envJSON); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
+	r.a.at("seal: envelope written")
 	if _, err := idx.append(IndexEntry{
 		Time: now.UTC(), Run: r.id, State: StateSealed, Fixture: r.meta.Fixture,
 		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
@@ -501,7 +546,12 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	}
 	idx.unlock()
 	r.indexed = true
-	return r.finishSeal()
+	r.a.at("seal: sealed line written")
+	if err := r.finishSeal(); err != nil {
+		return err
+	}
+	r.a.at("seal: marker removed")
+	return nil
 }
 
 // finishSeal removes the INCOMPLETE marker: last, so that until here a crash

@@ -58,8 +58,12 @@
 // owns (run ID, clock, evidence list, run verdict, key ID, index position),
 // writes record.json and record.dsse.json (temp file, fsync, rename, fsync
 // the folder), appends the "sealed" line, and only then removes the marker.
-// A crash at any point of Seal leaves the marker, so a half-sealed run never
-// verifies as complete. Epoch is the time (with its monotonic reading) that
+// The "sealed" line is the point of commit: a crash before it leaves the
+// marker and no sealed line, so a half-sealed run never verifies as
+// complete; a crash after it leaves a signed, indexed result with a stale
+// marker, which verify checks in full (and names the marker,
+// ProblemStaleMarker) and the next OpenArchive removes after verifying the
+// run with the archive's keys. Epoch is the time (with its monotonic reading) that
 // every recorder of the run counts mono_ns from.
 //
 // Several runs, in one process or several, may write the same archive at
@@ -113,6 +117,10 @@
 // Problems each name a kind, a file, an index line and a run: a signature
 // that does not verify with the given keys, an evidence file whose size or
 // digest differs, a file or run that is missing or extra, an index line that
-// breaks the chain, a run that is incomplete. It returns an error only when
+// breaks the chain, a run that is incomplete. A run the index seals is
+// verified in full whatever markers its folder holds, so a marker cannot
+// hide a sealed verdict. A problem the index has with a run (its lines out
+// of order, changed, missing) also keeps that run from being "verified".
+// It returns an error only when
 // the folder cannot be examined at all.
 package results

@@ -31,6 +31,14 @@ const (
 	ProblemKey        = "key"        // no key to verify with
 )
 
+// ProblemStaleMarker: a run the index seals still has its INCOMPLETE marker
+// (a crash between the "sealed" line and the marker's removal, or a marker
+// added later). The run is verified in full all the same, so a marker can
+// neither hide its verdict nor cost its signed result; opening the archive
+// with the bench (OpenArchive) removes the marker. Not forgiven by
+// AllowIncomplete: the run is not incomplete.
+const ProblemStaleMarker = "stale-marker"
+
 // Problem is one thing wrong with an archive: what, where, and in which run.
 type Problem struct {
 	Kind string `json:"kind"`
@@ -138,7 +146,13 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		v.rep.Mode = "run"
 		// A run inside an archive can use the archive's keys/.
 		v.loadKeys(filepath.Dir(filepath.Dir(real)))
-		st, _ := v.run(dir, filepath.Base(real), "")
+		// The archive around it, if any, says whether the run was sealed.
+		id := filepath.Base(real)
+		sealLine := 0
+		if filepath.Base(filepath.Dir(real)) == RunsDir {
+			sealLine = sealedLine(filepath.Dir(filepath.Dir(real)), id)
+		}
+		st, _ := v.run(dir, id, "", sealLine)
 		v.rep.Runs = append(v.rep.Runs, st)
 	default:
 		return nil, fmt.Errorf("verify %s: neither an archive (no %s or %s/ in it) nor a run's folder (no %s, %s or %s in it)", dir, IndexFile, RunsDir, RecordFile, EnvelopeFile, IncompleteFile)
@@ -237,7 +251,7 @@ func (v *verifier) archive(dir string) {
 			continue
 		}
 		before := len(v.rep.Problems)
-		st, rec := v.run(filepath.Join(dir, RunsDir, id), id, runRel+"/")
+		st, rec := v.run(filepath.Join(dir, RunsDir, id), id, runRel+"/", ir.sealLine)
 		if !inIndex && st.State != RunIncomplete {
 			// (An incomplete run may miss its line: cut off between mkdir
 			// and the index append. v.run has said it is incomplete.)
@@ -395,8 +409,26 @@ func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 	return runs, true
 }
 
+// sealedLine returns the line of archive's index that seals run id, or 0.
+func sealedLine(archive, id string) int {
+	b, err := os.ReadFile(filepath.Join(archive, IndexFile))
+	if err != nil {
+		return 0
+	}
+	for i, line := range bytes.Split(b, []byte{'\n'}) {
+		var e IndexEntry
+		if json.Unmarshal(line, &e) == nil && e.Run == id && e.State == StateSealed {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // run verifies one run folder. relDir prefixes file names in problems.
-func (v *verifier) run(dir, id, relDir string) (RunStatus, *Record) {
+// sealLine is the index line that seals the run (0: none): a sealed run is
+// verified in full even if its INCOMPLETE marker is still there, so a marker
+// can neither hide a sealed verdict nor cost a signed result.
+func (v *verifier) run(dir, id, relDir string, sealLine int) (RunStatus, *Record) {
 	st := RunStatus{ID: id, State: RunVerified}
 	bad := func(kind, file, format string, a ...any) {
 		v.problem(Problem{Kind: kind, File: relDir + file, Run: id, Message: fmt.Sprintf(format, a...)})
@@ -404,7 +436,10 @@ func (v *verifier) run(dir, id, relDir string) (RunStatus, *Record) {
 			st.State = RunInvalid
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, IncompleteFile)); err == nil {
+	b, err := os.ReadFile(filepath.Join(dir, IncompleteFile))
+	if err == nil && sealLine > 0 {
+		bad(ProblemStaleMarker, IncompleteFile, "marker left after sealing: %s line %d seals this run, so it is verified in full; the seal was cut off before the marker was removed (the bench removes it when it next opens the archive), or the marker was added later", IndexFile, sealLine)
+	} else if err == nil {
 		st.State = RunIncomplete
 		var m struct {
 			Fixture string `json:"fixture"`
@@ -414,7 +449,7 @@ func (v *verifier) run(dir, id, relDir string) (RunStatus, *Record) {
 		st.Fixture = m.Fixture
 		msg := fmt.Sprintf("opened %s and never sealed (the bench stopped during the run: crash, power loss or kill)", m.Opened)
 		if exists(filepath.Join(dir, RecordFile)) {
-			msg = fmt.Sprintf("opened %s; sealing was cut off (record written, marker not removed)", m.Opened)
+			msg = fmt.Sprintf("opened %s; sealing was cut off before its \"sealed\" index line (record written)", m.Opened)
 		}
 		if !v.opts.AllowIncomplete {
 			v.problem(Problem{Kind: ProblemIncomplete, File: relDir + IncompleteFile, Run: id, Message: msg})
@@ -499,6 +534,10 @@ func (v *verifier) run(dir, id, relDir string) (RunStatus, *Record) {
 		for _, e := range ents {
 			switch e.Name() {
 			case RecordFile, EnvelopeFile, EvidenceDir:
+			case IncompleteFile:
+				if sealLine == 0 {
+					bad(ProblemExtra, e.Name(), "unexpected file in a sealed run folder")
+				}
 			default:
 				bad(ProblemExtra, e.Name(), "unexpected file in a sealed run folder")
 			}

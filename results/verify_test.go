@@ -560,6 +560,108 @@ func TestCrashDuringBegin(t *testing.T) {
 	}
 }
 
+// A crash at any step of Seal leaves the run incomplete until its "sealed"
+// line is written, and from then on a sealed run whose verdict shows: verify
+// names the leftover marker, and the next OpenArchive removes it.
+func TestCrashDuringSeal(t *testing.T) {
+	key, runID, steps, snaps := crashSnapshots(t)
+	keys := []crypto.PublicKey{key.Public()}
+	runState := func(rep *Report) RunStatus {
+		for _, r := range rep.Runs {
+			if r.ID == runID {
+				return r
+			}
+		}
+		t.Fatalf("run %s not in the report", runID)
+		return RunStatus{}
+	}
+	indexed := false
+	seen := 0
+	for i, step := range steps {
+		if !strings.HasPrefix(step, "seal:") {
+			continue
+		}
+		seen++
+		indexed = indexed || step == "seal: sealed line written"
+		rep, err := Verify(snaps[i], VerifyOptions{Keys: keys, AllowIncomplete: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := runState(rep)
+		switch {
+		case !indexed:
+			if !rep.OK() || st.State != RunIncomplete {
+				t.Errorf("crash at %q: run %s\n%s", step, st.State, problems(rep))
+			}
+		case step == "seal: sealed line written":
+			// Sealed, marker still there: verified in full, the verdict
+			// shown, the marker its own problem even with incomplete runs
+			// allowed.
+			if st.Verdict != Fail || len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemStaleMarker ||
+				rep.Problems[0].File != RunsDir+"/"+runID+"/"+IncompleteFile || !strings.Contains(rep.Problems[0].Message, "marker left after sealing") {
+				t.Errorf("crash at %q: run %+v\n%s", step, st, problems(rep))
+			}
+			// The run's folder alone says the same (it finds the index).
+			rr, err := Verify(filepath.Join(snaps[i], RunsDir, runID), VerifyOptions{Keys: keys})
+			if err != nil || rr.Runs[0].Verdict != Fail || len(rr.Problems) != 1 || rr.Problems[0].Kind != ProblemStaleMarker {
+				t.Errorf("crash at %q, run folder alone: %v %+v\n%s", step, err, rr.Runs, problems(rr))
+			}
+			// The bench starts again: the seal is finished.
+			if _, err := OpenArchive(snaps[i]); err != nil {
+				t.Fatal(err)
+			}
+			rep, _ = Verify(snaps[i], VerifyOptions{Keys: keys})
+			if st := runState(rep); !rep.OK() || st.State != RunVerified || st.Verdict != Fail {
+				t.Errorf("crash at %q, after reopening: run %+v\n%s", step, st, problems(rep))
+			}
+		default:
+			if !rep.OK() || st.State != RunVerified || st.Verdict != Fail {
+				t.Errorf("crash at %q: run %+v\n%s", step, st, problems(rep))
+			}
+		}
+	}
+	if seen < 4 || !indexed {
+		t.Fatalf("Seal steps seen: %q", steps)
+	}
+}
+
+// An INCOMPLETE marker put into a sealed run cannot hide its FAIL, even with
+// incomplete runs allowed, nor stop the run being checked in full; and
+// OpenArchive does not remove a marker from a run that does not verify.
+func TestMarkerCannotHideSealedRun(t *testing.T) {
+	a, key, ids := threeRuns(t)
+	keys := []crypto.PublicKey{key.Public()}
+	runDir := filepath.Join(a.Dir(), RunsDir, ids[0])
+	if err := os.WriteFile(filepath.Join(runDir, IncompleteFile), []byte(`{"fixture":"cam-1"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := Verify(a.Dir(), VerifyOptions{Keys: keys, AllowIncomplete: true})
+	if rep.OK() || rep.Runs[0].State == RunIncomplete || rep.Runs[0].Verdict != Fail {
+		t.Fatalf("marker added to a sealed FAIL run: %+v\n%s", rep.Runs[0], problems(rep))
+	}
+	w := want{kinds: []string{ProblemStaleMarker}, file: RunsDir + "/" + ids[0] + "/" + IncompleteFile, text: "line 2 seals this run"}
+	if len(rep.Problems) != 1 || !w.match(rep.Problems[0]) {
+		t.Errorf("problems:\n%s", problems(rep))
+	}
+	// Evidence changed as well: still found.
+	flipByte(t, filepath.Join(runDir, "evidence", "console-cam-1.jsonl"), middle)
+	rep, _ = Verify(a.Dir(), VerifyOptions{Keys: keys, AllowIncomplete: true})
+	w2 := want{kinds: []string{ProblemDigest}, file: RunsDir + "/" + ids[0] + "/evidence/console-cam-1.jsonl"}
+	found := false
+	for _, p := range rep.Problems {
+		found = found || w2.match(p)
+	}
+	if !found {
+		t.Errorf("changed evidence under a marker not found:\n%s", problems(rep))
+	}
+	if _, err := OpenArchive(a.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(filepath.Join(runDir, IncompleteFile)) {
+		t.Error("OpenArchive removed the marker of a run that does not verify")
+	}
+}
+
 // TestHelperProcess is the bench process the crash and concurrency tests
 // start; it does nothing in a normal test run.
 func TestHelperProcess(t *testing.T) {
