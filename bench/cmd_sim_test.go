@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,27 +27,34 @@ func TestSimRunsALabOtherCommandsUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	var printed strings.Builder
-	ready := make(chan struct{})
-	go func() {
+	table := make(chan string, 1) // what it printed up to the end of its table
+	go func(table chan<- string) {
+		var printed strings.Builder
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			printed.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "Ctrl-C stops the lab") {
-				close(ready)
+			if table != nil {
+				printed.WriteString(sc.Text() + "\n")
+				if strings.HasPrefix(sc.Text(), "Ctrl-C stops the lab") {
+					table <- printed.String()
+					table = nil
+				}
 			}
 		}
+		if table != nil {
+			table <- printed.String()
+		}
 		done <- sim.Wait()
-	}()
+	}(table)
 	t.Cleanup(func() { sim.Process.Kill() })
+	var out string
 	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("bench sim ended early: %v\n%s", err, printed.String())
+	case out = <-table:
+		if !strings.Contains(out, "Ctrl-C stops the lab") {
+			t.Fatalf("bench sim ended early: %v\n%s", <-done, out)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("bench sim printed no unit table")
 	}
-	out := printed.String()
 	for _, want := range []string{"cam-1", "cam-2", "/dev/pts/", "SIM_CAM_1_RELAY", "no-lockout", "CERTBENCH_SIM_GPIO=" + filepath.Join(dir, "gpio.sock")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench sim's table lacks %q:\n%s", want, out)
@@ -60,6 +68,7 @@ func TestSimRunsALabOtherCommandsUse(t *testing.T) {
 	if code, o, e := runBin(t, nil, "power", "on", "cam-1", "-c", benchFile); code != 0 {
 		t.Fatalf("bench power on: exit %d\n%s%s", code, o, e)
 	}
+	consoleFromAnotherProcess(t, benchFile, "cam-1")
 	sim.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-done:
@@ -97,5 +106,63 @@ func TestSimImageMakeAndInspect(t *testing.T) {
 	}
 	if code, _, _ := runBin(t, nil, "sim", "--flaw", "cam-9:no-lockout", "--units", "2"); code != exitUsage {
 		t.Errorf("flaw on a unit that does not exist: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// consoleFromAnotherProcess runs `bench console` on a powered unit of a lab
+// that another process runs, waits for the unit's login prompt on its
+// screen, and quits with Ctrl-] q. The transcript must hold the boot.
+func consoleFromAnotherProcess(t *testing.T, benchFile, unit string) {
+	t.Helper()
+	transcript := filepath.Join(t.TempDir(), "console.jsonl")
+	c := exec.Command(benchBin, "console", "-c", benchFile, "--transcript", transcript, unit)
+	keys, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	screen, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill() })
+	prompt := make(chan bool, 1)
+	go func() {
+		var seen strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := screen.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Contains(seen.String(), "login: ") {
+				prompt <- true
+				io.Copy(io.Discard, screen)
+				return
+			}
+			if err != nil {
+				prompt <- false
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-prompt:
+		if !ok {
+			t.Fatalf("bench console ended before the unit's login prompt")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no login prompt on bench console's screen")
+	}
+	keys.Write([]byte{0x1d, 'q'})
+	if err := c.Wait(); err != nil {
+		t.Fatalf("bench console after Ctrl-] q: %v", err)
+	}
+	rec, err := os.ReadFile(transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rec), "login: ") || !strings.Contains(string(rec), `"dir":"rx"`) {
+		t.Fatalf("transcript lacks the unit's output:\n%.2000s", rec)
 	}
 }
