@@ -178,3 +178,40 @@ func TestSealingCutOff(t *testing.T) {
 		t.Error("the HTML does not mark the unsealed failing run")
 	}
 }
+
+// TestIncompleteEvidenceShown: evidence the bench could not write in full is
+// sealed with a reason; every report that shows evidence must say so.
+func TestIncompleteEvidenceShown(t *testing.T) {
+	dir := t.TempDir()
+	a, err := results.OpenArchive(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Begin(results.Meta{Bench: "lab-1", Fixture: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `{"mono_ns":1,"wall":"2026-11-24T23:50:01.000000001Z","dir":"rx","text":"login: "}` + "\n"
+	if err := run.AddEvidence("console-cam-1.jsonl", results.KindTranscript, []byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.MarkIncomplete("console-cam-1.jsonl", "disk full after 1 line"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &results.Record{
+		Device:       results.Device{Model: "ACME Cam 2", Serial: "AC2-1"},
+		Declarations: results.Declarations{Name: "acme.yaml", SHA256: strings.Repeat("ab", 32)},
+		Cases: []results.Case{{ID: "c/1", Suite: "c", Title: "one", Verdict: results.Error,
+			Reason: "transcript could not be written", References: results.References{EN303645: []string{"5.1-1"}}}},
+	}
+	if err := run.Seal(rec, key(t)); err != nil {
+		t.Fatal(err)
+	}
+	rep := load(t, dir)
+	want := "evidence/console-cam-1.jsonl is incomplete: disk full after 1 line"
+	for _, f := range []Format{Text, HTML} {
+		if out := string(renderReport(t, rep, f)); !strings.Contains(out, want) {
+			t.Errorf("%s report does not say the transcript is incomplete", f)
+		}
+	}
+}

@@ -47,6 +47,9 @@ const maxLineNotices = 3
 // readEvidence reads the file f of the run folder dir.
 func readEvidence(dir string, f results.File, listed bool) *Evidence {
 	ev := &Evidence{Path: f.Path, Kind: f.Kind, Listed: listed}
+	if f.Incomplete {
+		ev.Notices = append(ev.Notices, fmt.Sprintf("%s is incomplete: %s; what it shows may stop short of what happened", f.Path, f.IncompleteReason))
+	}
 	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
 	if err != nil {
 		ev.Notices = append(ev.Notices, fmt.Sprintf("%s cannot be read (%v): this evidence is not shown", f.Path, unwrapPath(err)))
