@@ -322,7 +322,9 @@ func (c *Console) usable() error {
 
 // Wait describes what to wait for: the first of For to appear, failing
 // with ErrUnwanted if one of Not appears first, with ErrTimeout after
-// Timeout (zero: only ctx limits it).
+// Timeout. Zero means only ctx limits it; a negative Timeout (time left
+// until a deadline that has passed) means the time is up: only output
+// already received is looked at.
 type Wait struct {
 	For     []Pattern
 	Not     []Pattern
@@ -385,7 +387,7 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 	}
 
 	var timeout <-chan time.Time
-	if now {
+	if now || w.Timeout < 0 {
 		timeout = closedTime
 	} else if w.Timeout > 0 {
 		t := time.NewTimer(w.Timeout)
@@ -472,10 +474,14 @@ func (w *Watch) Err() error {
 	}
 }
 
-// Absent watches the output for d and returns nil if none of patterns
-// appeared, an *UnwantedError as soon as one does, or ctx's error. Like a
+// Absent watches the output for d (which must be positive) and returns
+// nil if none of patterns appeared, an *UnwantedError as soon as one does, or ctx's error. Like a
 // Watch it consumes nothing: a wait afterwards still sees that output.
 func (c *Console) Absent(ctx context.Context, d time.Duration, patterns ...Pattern) error {
+	if d <= 0 {
+		// Watching for no time sees nothing; that is no evidence of absence.
+		return fmt.Errorf("console %q: absent for %v: give a positive window", c.cfg.Name, d)
+	}
 	w := c.Watch(patterns...)
 	defer w.Stop()
 	t := time.NewTimer(d)

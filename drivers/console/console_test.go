@@ -216,6 +216,34 @@ func TestSendEmptyRecordsNothing(t *testing.T) {
 	}
 }
 
+func TestNegativeTimeoutMeansTimeIsUp(t *testing.T) {
+	// A timeout computed from a deadline that has passed is negative: it
+	// must not turn into "no limit".
+	l := openTCP(t, console.Config{})
+	l.far().Write("ready\r\n")
+	l.tr.waitFor(t, "rx", func(rs []console.Record) bool { return strings.Contains(string(stream(t, rs, "rx")), "\n") })
+	cctx, cancel := context.WithTimeout(ctx, guard)
+	defer cancel()
+	if _, err := l.c.Expect(cctx, -time.Millisecond, console.Literal("ready")); err != nil {
+		t.Fatalf("output already received still matches: %v", err)
+	}
+	_, err := l.c.Expect(cctx, -time.Millisecond, console.Literal("never"))
+	if !errors.Is(err, console.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want ErrTimeout at once, got %v", err)
+	}
+}
+
+func TestAbsentRefusesAnEmptyWindow(t *testing.T) {
+	// Watching for no time sees nothing: that must not read as "absent".
+	l := openTCP(t, console.Config{})
+	for _, d := range []time.Duration{0, -time.Second} {
+		err := l.c.Absent(ctx, d, console.Literal("Kernel panic"))
+		if err == nil || errors.Is(err, console.ErrUnwanted) || !strings.Contains(err.Error(), "positive") {
+			t.Fatalf("Absent for %v: want a usage error, got %v", d, err)
+		}
+	}
+}
+
 func TestOpenErrorsSayWhatToCheck(t *testing.T) {
 	_, err := console.Open(ctx, console.Config{Name: "cam-1", Port: console.Serial{Path: "/dev/serial/by-id/usb-nothing-here"}})
 	if err == nil || !strings.Contains(err.Error(), "/dev/serial/by-id/usb-nothing-here") || !strings.Contains(err.Error(), "plugged in") || !strings.Contains(err.Error(), `"cam-1"`) {

@@ -12,7 +12,7 @@ import (
 )
 
 // Login logs in with user and password using Config.Prompts, within
-// timeout. It returns nil once the shell prompt appears, or an error that
+// timeout (positive), sending included. It returns nil once the shell prompt appears, or an error that
 // tells the outcomes apart:
 //   - ErrLoginIncorrect: the Failed pattern appeared, or the login
 //     prompt came back (devices that refuse silently);
@@ -31,6 +31,9 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 	p := c.cfg.Prompts
 	if p.Login.IsZero() || p.Shell.IsZero() {
 		return fmt.Errorf("console %q: login needs the profile's login and shell prompts", c.cfg.Name)
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("console %q: login as %q: timeout %v: give a positive timeout", c.cfg.Name, user, timeout)
 	}
 	deadline := time.Now().Add(timeout)
 	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
@@ -118,8 +121,9 @@ type Result struct {
 	Truncated bool   // the output was longer than Config.Backlog; its beginning is missing
 }
 
-// Run runs a shell command (one line) on the device and returns its output
-// and exit status. It sends
+// Run runs a shell command (one line) on the device within timeout
+// (positive), sending included, and returns its output and exit status.
+// It sends
 //
 //	COMMAND; echo __CB_''NONCE_$?__
 //
@@ -132,7 +136,13 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	if strings.ContainsAny(command, "\r\n") {
 		return Result{}, fmt.Errorf("console %q: run %q: one line only: join commands with ; or &&", c.cfg.Name, command)
 	}
+	if timeout <= 0 {
+		return Result{}, fmt.Errorf("console %q: run %q: timeout %v: give a positive timeout", c.cfg.Name, command, timeout)
+	}
 	deadline := time.Now().Add(timeout)
+	// Sending (with Config.CharDelay) may use up the time; what is left
+	// may then be zero or less, which a Wait would take for "no limit".
+	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
 	nonce := newNonce()
 	marker := MustRegexp(`__CB_` + nonce + `_(?P<status>\d{1,3})__`)
 	cmd := strings.TrimRight(strings.TrimSpace(command), ";")
@@ -147,7 +157,7 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	if err := c.SendLine(ctx, cmd+sep+"echo "+echo); err != nil {
 		return Result{}, fmt.Errorf("run %q: %w", command, err)
 	}
-	m, err := c.Wait(ctx, Wait{For: []Pattern{marker}, Timeout: time.Until(deadline)})
+	m, err := c.Wait(ctx, Wait{For: []Pattern{marker}, Timeout: left()})
 	if err != nil {
 		return Result{}, fmt.Errorf("run %q: %w", command, err)
 	}
@@ -165,7 +175,7 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	res := Result{Output: strings.TrimSuffix(out, "\n"), Truncated: m.Truncated}
 	res.Status, _ = strconv.Atoi(m.Groups["status"]) // \d{1,3}: always a number
 	if !c.cfg.Prompts.Shell.IsZero() {
-		if _, err := c.Wait(ctx, Wait{For: []Pattern{c.cfg.Prompts.Shell}, Timeout: max(time.Until(deadline), time.Nanosecond)}); err != nil {
+		if _, err := c.Wait(ctx, Wait{For: []Pattern{c.cfg.Prompts.Shell}, Timeout: left()}); err != nil {
 			return res, fmt.Errorf("run %q: finished with status %d, then %w", command, res.Status, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -176,6 +177,38 @@ func TestRunRejectsMultiLine(t *testing.T) {
 	l := openPTY(t, console.Config{Prompts: prompts})
 	if _, err := l.c.Run(ctx, "ls\nreboot", guard); err == nil || !strings.Contains(err.Error(), "one line") {
 		t.Fatalf("want a one-line error, got %v", err)
+	}
+	if got := l.far().Received(); got != "" {
+		t.Fatalf("nothing should be sent, device got %q", got)
+	}
+}
+
+func TestRunTimeoutCoversTheSend(t *testing.T) {
+	// Sending the command line one byte every 2ms takes longer than the
+	// whole timeout; the wait for the marker must still end in time, not
+	// run unbounded because the time left came out negative.
+	l := openTCP(t, console.Config{Prompts: prompts, CharDelay: 2 * time.Millisecond})
+	far := l.far()
+	cctx, cancel := context.WithTimeout(ctx, guard)
+	defer cancel()
+	_, err := l.c.Run(cctx, "cat /etc/version", 20*time.Millisecond)
+	if !errors.Is(err, console.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want ErrTimeout from the marker wait, got %v", err)
+	}
+	far.Expect("cat /etc/version; echo __CB_")
+}
+
+func TestLoginAndRunRefuseNoTimeout(t *testing.T) {
+	l := openTCP(t, console.Config{Prompts: prompts})
+	ctx, cancel := context.WithTimeout(ctx, guard)
+	defer cancel()
+	for _, d := range []time.Duration{0, -time.Second} {
+		if _, err := l.c.Run(ctx, "true", d); err == nil || errors.Is(err, console.ErrTimeout) || !strings.Contains(err.Error(), "positive") {
+			t.Fatalf("Run with timeout %v: want a usage error, got %v", d, err)
+		}
+		if err := l.c.Login(ctx, "root", "pw", d); err == nil || errors.Is(err, console.ErrTimeout) || !strings.Contains(err.Error(), "positive") {
+			t.Fatalf("Login with timeout %v: want a usage error, got %v", d, err)
+		}
 	}
 	if got := l.far().Received(); got != "" {
 		t.Fatalf("nothing should be sent, device got %q", got)
