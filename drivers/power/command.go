@@ -99,7 +99,8 @@ func (s *Command) Name() string { return s.c.name }
 func (s *Command) Log() *Log { return s.c.log }
 
 // On runs the on command, first waiting what remains of the minimum off-time
-// since the last Off.
+// since the last Off (all of it while the state is unknown: a new switch, or
+// one whose last command failed).
 func (s *Command) On(ctx context.Context) error { return s.c.on(ctx) }
 
 // Off runs the off command.

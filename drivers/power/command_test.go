@@ -284,3 +284,35 @@ func TestCommandDaemonHoldingOutputIsNotAFailure(t *testing.T) {
 		t.Errorf("events %+v, want the command's output kept", evs)
 	}
 }
+
+// TestCommandOnInNewProcessWaitsMinOff reproduces `bench power off` and then
+// `bench power on` as two commands: the second process's switch has never
+// seen the Off, yet must not switch the PDU on before min_off has passed.
+func TestCommandOnInNewProcessWaitsMinOff(t *testing.T) {
+	p := newPDU(t)
+	g := newRig()
+	cfg := CommandConfig{On: []string{p.path("pdu"), "on"}, Off: []string{p.path("pdu"), "off"}, MinOff: 5 * time.Second}
+	if err := g.command(t, cfg).Off(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second := g.command(t, cfg)
+	done := make(chan error, 1)
+	go func() { done <- second.On(context.Background()) }()
+	if d := g.clk.waitTimer(t); d != 5*time.Second {
+		t.Errorf("On in a fresh switch waited %s, want the full 5s", d)
+	}
+	if got := p.outlet(t); got != "off" {
+		t.Errorf("during the off-time the PDU was told %q, want off", got)
+	}
+	g.clk.Advance(5 * time.Second)
+	if err := result(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.outlet(t); got != "off on" {
+		t.Errorf("PDU was told %q, want off on", got)
+	}
+	evs := g.log.Events()
+	if len(evs) != 3 || evs[1].Action != ActionWait || !strings.Contains(evs[1].Detail, "state unknown") {
+		t.Errorf("events %+v, want off, a wait saying the state is unknown, on", evs)
+	}
+}

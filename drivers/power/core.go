@@ -23,9 +23,13 @@ type core struct {
 
 	// mu is never held while waiting out the off-time, so SafeState never
 	// waits behind a Cycle; it may be held while set runs a command.
-	mu       sync.Mutex
-	state    state
-	offSince time.Time // valid when state == stateOff
+	mu    sync.Mutex
+	state state
+	// offSince is when the off-time started counting: in stateOff, when the
+	// switch went off; in stateUnknown, when an On first found the state
+	// unknown (zero until then), since the line may have been switched off
+	// just before, by another process or by the failed action.
+	offSince time.Time
 	// safed is closed (and replaced) by SafeState, so that an operation that
 	// was waiting when it came knows not to switch the line back.
 	safed chan struct{}
@@ -57,7 +61,7 @@ func (c *core) apply(a Action, on bool, do func(ev *Event) error) error {
 	ev := Event{Switch: c.event, Action: a}
 	err := do(&ev)
 	if err != nil {
-		c.state = stateUnknown
+		c.state, c.offSince = stateUnknown, time.Time{}
 		ev.Err = err.Error()
 		c.log.record(ev)
 		return &Error{Switch: c.name, Action: a, Err: err}
@@ -123,6 +127,12 @@ func (c *core) onAfterOffTime(ctx context.Context, safed <-chan struct{}) error 
 
 // onOrRemaining switches on if the off-time has passed, or else records and
 // returns what remains of it.
+//
+// An unknown state (a fresh switch, or one whose last action failed) counts
+// as "possibly off since just now": another process may have switched the
+// line off a moment ago (`bench power off` then `bench power on`), or the
+// failed action may have cut power before it failed. So the first On from
+// an unknown state waits the full minimum off-time.
 func (c *core) onOrRemaining(ctx context.Context, safed <-chan struct{}) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -130,13 +140,21 @@ func (c *core) onOrRemaining(ctx context.Context, safed <-chan struct{}) (time.D
 		return 0, err
 	}
 	var wait time.Duration
-	if c.state == stateOff {
+	detail := ""
+	switch c.state {
+	case stateOff:
 		wait = c.minOff - c.clk.Now().Sub(c.offSince)
+	case stateUnknown:
+		if c.offSince.IsZero() {
+			c.offSince = c.clk.Now()
+		}
+		wait = c.minOff - c.clk.Now().Sub(c.offSince)
+		detail = " (state unknown: power may have been cut just before)"
 	}
 	if wait <= 0 {
 		return 0, c.switchTo(ctx, ActionOn, true)
 	}
-	c.log.record(Event{Switch: c.event, Action: ActionWait, Detail: wait.String()})
+	c.log.record(Event{Switch: c.event, Action: ActionWait, Detail: wait.String() + detail})
 	return wait, nil
 }
 

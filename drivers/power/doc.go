@@ -18,6 +18,20 @@
 // been off long enough already they do not wait at all. The wait is on a
 // timer that the context can cancel.
 //
+// A switch that does not know its state (just made, as in a new `bench`
+// process, or after an action failed) treats power as possibly cut just
+// now: another process may have switched it off a moment ago, or the failed
+// action may have cut it before failing. Its first On therefore waits the
+// whole minimum off-time, recorded as a "wait" event whose detail says the
+// state is unknown. To switch on without that wait, switch off first (Off,
+// SafeState or Cycle) and let the off-time pass.
+//
+// The package keeps no state between processes (no state file holding the
+// time of the last Off): the wait from an unknown state costs at most one
+// minimum off-time, whereas a file is one more thing to go stale, and on a
+// Raspberry Pi without a real-time clock the wall time can jump at boot
+// and make a recent Off look old.
+//
 // A Button is a reset-button line: Press (momentary) and Hold(d). The line is
 // released on every path out of a press: timeout, cancellation, panic.
 //

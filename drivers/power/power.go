@@ -17,7 +17,8 @@ import (
 // clean-up).
 type Switch interface {
 	// On switches power on, first waiting out what remains of the minimum
-	// off-time since the last Off.
+	// off-time since the last Off; the whole of it when the switch does not
+	// know its state (just made, or its last action failed).
 	On(ctx context.Context) error
 	// Off switches power off.
 	Off(ctx context.Context) error

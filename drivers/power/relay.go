@@ -35,7 +35,8 @@ type Relay struct {
 var _ Switch = (*Relay)(nil)
 
 // NewRelay finds cfg.Line (after Init) and returns a relay on it. It does not
-// touch the line: call Off or SafeState to put it in a known state.
+// touch the line: call Off or SafeState to put it in a known state. Until
+// then its state is unknown, and a first On waits the whole minimum off-time.
 func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.MinOff < 0 {
 		return nil, fmt.Errorf("relay %s: negative minimum off-time %s", cfg.Line, cfg.MinOff)
@@ -87,7 +88,8 @@ func (r *Relay) Name() string { return r.c.name }
 func (r *Relay) Log() *Log { return r.c.log }
 
 // On closes the relay, first waiting what remains of the minimum off-time
-// since the relay was switched off (nothing if it has been off long enough).
+// since the relay was switched off (nothing if it has been off long enough;
+// all of it if the relay's state is unknown: new, or its last write failed).
 // The wait ends early with an error if ctx is done or SafeState is called.
 func (r *Relay) On(ctx context.Context) error { return r.c.on(ctx) }
 

@@ -129,7 +129,7 @@ func TestRelayLevels(t *testing.T) {
 
 func TestRelayEventsJSONL(t *testing.T) {
 	g := newRig()
-	r, _ := g.relay(t, RelayConfig{Line: "GPIO17", ActiveLow: true, MinOff: time.Second})
+	r, _ := g.relay(t, RelayConfig{Line: "GPIO17", ActiveLow: true})
 	ctx := context.Background()
 	if err := r.On(ctx); err != nil {
 		t.Fatal(err)
@@ -201,9 +201,7 @@ func result(t *testing.T, done <-chan error) error {
 func TestCycleFromOnWaitsFullOffTime(t *testing.T) {
 	g := newRig()
 	r, pin := g.relay(t, RelayConfig{Line: "GPIO17", ActiveLow: true, MinOff: 1500 * time.Millisecond})
-	if err := r.On(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	switchOnKnown(t, g, r, 1500*time.Millisecond)
 	done := cycleAsync(context.Background(), r)
 	if d := g.clk.waitTimer(t); d != 1500*time.Millisecond {
 		t.Errorf("waited %s, want the full 1.5s", d)
@@ -215,10 +213,10 @@ func TestCycleFromOnWaitsFullOffTime(t *testing.T) {
 	if err := result(t, done); err != nil {
 		t.Fatal(err)
 	}
-	if got := pin.Writes(); len(got) != 3 || got[2] != gpio.Low {
-		t.Errorf("writes %v, want on, off, on (Low, High, Low)", got)
+	if got := pin.Writes(); len(got) != 4 || got[1] != gpio.Low || got[2] != gpio.High || got[3] != gpio.Low {
+		t.Errorf("writes %v, want off, on, off, on (High, Low, High, Low)", got)
 	}
-	wantEvents(t, g.log, "GPIO17 on Low", "GPIO17 cycle minimum off-time 1.5s", "GPIO17 off High", "GPIO17 wait 1.5s", "GPIO17 on Low")
+	wantEvents(t, g.log, "GPIO17 off High", "GPIO17 on Low", "GPIO17 cycle minimum off-time 1.5s", "GPIO17 off High", "GPIO17 wait 1.5s", "GPIO17 on Low")
 }
 
 func TestCycleWaitsOnlyTheRemainder(t *testing.T) {
@@ -289,9 +287,7 @@ func TestOnHonoursOffTime(t *testing.T) {
 func TestCycleCancelledLeavesRelayOff(t *testing.T) {
 	g := newRig()
 	r, pin := g.relay(t, RelayConfig{Line: "GPIO17", MinOff: time.Minute})
-	if err := r.On(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	switchOnKnown(t, g, r, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := cycleAsync(ctx, r)
 	g.clk.waitTimer(t)
@@ -308,8 +304,8 @@ func TestCycleCancelledLeavesRelayOff(t *testing.T) {
 	if err := r.On(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("On with a cancelled context = %v", err)
 	}
-	if n := len(pin.Writes()); n != 2 {
-		t.Errorf("%d writes, want 2 (on, off): %v", n, pin.Writes())
+	if n := len(pin.Writes()); n != 3 {
+		t.Errorf("%d writes, want 3 (off, on, off): %v", n, pin.Writes())
 	}
 }
 
@@ -344,14 +340,20 @@ func TestRelayLineFailure(t *testing.T) {
 	r, pin := g.relay(t, RelayConfig{Line: "GPIO17", MinOff: time.Second})
 	broken := errors.New("EIO")
 	pin.Fail(broken)
-	err := r.On(context.Background())
+	// A fresh relay's state is unknown: On waits the off-time before it
+	// tries the line.
+	failed := make(chan error, 1)
+	go func() { failed <- r.On(context.Background()) }()
+	g.clk.waitTimer(t)
+	g.clk.Advance(time.Second)
+	err := result(t, failed)
 	var pe *Error
 	if !errors.Is(err, broken) || !errors.As(err, &pe) || pe.Action != ActionOn || !strings.Contains(err.Error(), "GPIO17") {
 		t.Fatalf("On = %v, want a *power.Error naming GPIO17 wrapping the line's error", err)
 	}
 	evs := g.log.Events()
-	if len(evs) != 1 || !strings.Contains(evs[0].Err, "EIO") {
-		t.Fatalf("events %+v, want one on event carrying the error", evs)
+	if len(evs) != 2 || evs[0].Action != ActionWait || evs[1].Action != ActionOn || !strings.Contains(evs[1].Err, "EIO") {
+		t.Fatalf("events %+v, want a wait and an on event carrying the error", evs)
 	}
 	// The relay's state is now unknown: an Off starts the off-time afresh.
 	pin.Fail(nil)
@@ -443,5 +445,99 @@ func BenchmarkRelayOnOff(b *testing.B) {
 		if err := r.Off(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// switchOnKnown puts a fresh relay in a known on state without waiting: Off,
+// then minOff later, On.
+func switchOnKnown(t *testing.T, g *rig, r *Relay, minOff time.Duration) {
+	t.Helper()
+	if err := r.Off(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.clk.Advance(minOff)
+	if err := r.On(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.clk.noTimer(t)
+}
+
+// TestOnFromUnknownStateWaitsFullOffTime: a fresh Relay (a new process: one
+// `bench power off`, then another `bench power on`) cannot know when power
+// was last cut, so On keeps the whole minimum off-time before switching.
+func TestOnFromUnknownStateWaitsFullOffTime(t *testing.T) {
+	g := newRig()
+	r, pin := g.relay(t, RelayConfig{Line: "GPIO17", MinOff: 5 * time.Second})
+	done := make(chan error, 1)
+	go func() { done <- r.On(context.Background()) }()
+	if d := g.clk.waitTimer(t); d != 5*time.Second {
+		t.Errorf("On from an unknown state waited %s, want the full 5s", d)
+	}
+	if n := len(pin.Writes()); n != 0 {
+		t.Errorf("line written %v before the off-time passed", pin.Writes())
+	}
+	g.clk.Advance(5 * time.Second)
+	if err := result(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Read() != gpio.High {
+		t.Error("relay not on after the wait")
+	}
+	g.clk.noTimer(t) // once waited out, it switched on: no second wait
+	wantEvents(t, g.log, "GPIO17 wait 5s (state unknown: power may have been cut just before)", "GPIO17 on High")
+}
+
+// TestOnAfterFailedOffWaitsFullOffTime: a failed Off may have cut power
+// before it failed; the On after it keeps the whole off-time, counted from
+// the On, however long ago the relay was last known off.
+func TestOnAfterFailedOffWaitsFullOffTime(t *testing.T) {
+	g := newRig()
+	r, pin := g.relay(t, RelayConfig{Line: "GPIO17", MinOff: 5 * time.Second})
+	switchOnKnown(t, g, r, 5*time.Second)
+	pin.FailLevel(gpio.Low, errors.New("EIO"))
+	if err := r.Off(context.Background()); err == nil {
+		t.Fatal("Off succeeded on a failing line")
+	}
+	pin.FailLevel(gpio.Low, nil)
+	g.clk.Advance(time.Hour) // no time since the failure counts
+	done := make(chan error, 1)
+	go func() { done <- r.On(context.Background()) }()
+	if d := g.clk.waitTimer(t); d != 5*time.Second {
+		t.Errorf("On after a failed Off waited %s, want the full 5s", d)
+	}
+	g.clk.Advance(5 * time.Second)
+	if err := result(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Read() != gpio.High {
+		t.Error("relay not on")
+	}
+}
+
+// TestOnFromUnknownStateCountsFromFirstOn: an On from an unknown state that
+// is cancelled while waiting has started the off-time; a later On waits
+// only the rest of it.
+func TestOnFromUnknownStateCountsFromFirstOn(t *testing.T) {
+	g := newRig()
+	r, pin := g.relay(t, RelayConfig{Line: "GPIO17", MinOff: 5 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.On(ctx) }()
+	g.clk.waitTimer(t)
+	cancel()
+	if err := result(t, done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("On = %v, want context.Canceled", err)
+	}
+	g.clk.Advance(3 * time.Second)
+	go func() { done <- r.On(context.Background()) }()
+	if d := g.clk.waitTimer(t); d != 2*time.Second {
+		t.Errorf("second On waited %s, want the remaining 2s", d)
+	}
+	g.clk.Advance(2 * time.Second)
+	if err := result(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Read() != gpio.High {
+		t.Error("relay not on")
 	}
 }
