@@ -24,7 +24,9 @@ folder and writes its results:
          testcase per case. FAIL is a <failure>, ERROR an <error>, INCONCLUSIVE an
          <error> saying "inconclusive" (the bench could not decide: it must not
          look like a pass), NOT_APPLICABLE and NOT_RUN are <skipped>. A run cut
-         off by a crash, unreadable or missing is an <error> testcase of its own.
+         off by a crash, unreadable or missing is an <error> testcase of its own,
+         and so is a run whose verdict is ERROR, NOT_RUN or INCONCLUSIVE (bench
+         run exits 3 for it: CI must not go green).
   html   one self-contained page (no scripts, nothing fetched): the verdict,
          device and a sentence per problem at the top, then per case its
          references, reason, a timeline of power, console and verdicts, and the

@@ -38,5 +38,7 @@
 // decide: CI must not count it as a pass, and it is not the device's fault),
 // NOT_APPLICABLE and NOT_RUN are skipped. A run without a sealed record adds
 // an error testcase of its own, so a crash or a lost record fails a CI job
-// instead of vanishing from it.
+// instead of vanishing from it. So does a sealed run whose verdict is ERROR,
+// NOT_RUN or INCONCLUSIVE: `bench run` exits 3 for it, and CI must not
+// count its skipped NOT_RUN cases as green.
 package report

@@ -29,6 +29,10 @@ import (
 // becomes one testsuite with a single <error> testcase saying so: a lost
 // result must fail a CI job, not vanish from it. A run whose record was
 // written but never sealed keeps its cases and gains that <error> testcase.
+// So does a sealed run whose verdict is ERROR, NOT_RUN or INCONCLUSIVE
+// (`bench run` exits 3): its NOT_RUN cases alone are only <skipped>, which
+// CI counts as green. A run that is all NOT_APPLICABLE exits 0 and stays
+// green.
 // References are <property> elements of each testcase (name "EN 303 645"
 // etc., one per ID) and are repeated in <system-out> for tools that ignore
 // testcase properties.
@@ -165,6 +169,24 @@ func junitRun(run *Run) []junitSuite {
 			}
 			suites[k].add(junitCaseOf(run, c))
 		}
+	}
+	if run.State == StateSealed && results.ExitCode(rec.Verdict) == 3 {
+		// Cases NOT_RUN are skipped, which CI counts as green; a run that
+		// `bench run` would end with exit 3 must not be.
+		s := junitSuite{Name: suiteName(run, "run"), Package: "run", Timestamp: stamp, Properties: props}
+		msg := fmt.Sprintf("run %s has verdict %s: it did not complete (bench run exits 3)", run.ID, rec.Verdict)
+		var body strings.Builder
+		for _, c := range casesBySeverity(rec.Cases) {
+			if results.ExitCode(c.Verdict) == 3 {
+				fmt.Fprintf(&body, "%s %s\n", x(c.ID), x(sentence(c)))
+			}
+		}
+		if len(rec.Cases) == 0 {
+			body.WriteString("The run has no cases: nothing was tested.\n")
+		}
+		s.add(junitCase{Name: x("run " + run.ID + ": " + string(rec.Verdict)), Classname: "run", Time: "0",
+			Error: &junitProblem{Message: x(msg), Type: string(rec.Verdict), Body: body.String()}})
+		suites = append(suites, s)
 	}
 	if run.State != StateSealed {
 		// A run without its sealed record must not pass silently.

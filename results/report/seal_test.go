@@ -1,0 +1,117 @@
+package report
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/certbench/certbench/results"
+)
+
+// sealRun begins a run on fixture in a, seals it with cases and returns its
+// folder.
+func sealRun(t *testing.T, a *results.Archive, fixture string, cases ...results.Case) string {
+	t.Helper()
+	run, err := a.Begin(results.Meta{Bench: "lab-1", Fixture: fixture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := run.Epoch().UTC()
+	rec := &results.Record{
+		Device:       results.Device{Model: "ACME Cam 2", Serial: "AC2-" + fixture, Firmware: results.Firmware{Version: "2.1.0"}},
+		Declarations: results.Declarations{Name: "acme.yaml", SHA256: strings.Repeat("ef", 32)},
+		Cases:        cases, Started: ep, Finished: ep,
+	}
+	if err := run.Seal(rec, key(t)); err != nil {
+		t.Fatal(err)
+	}
+	return run.Dir()
+}
+
+func testCase(id string, v results.Verdict, reason string) results.Case {
+	return results.Case{ID: "c/" + id, Suite: "c", Title: "check " + id, Verdict: v, Reason: reason,
+		References: results.References{EN303645: []string{"5.1-1"}}}
+}
+
+type junitDoc struct {
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Skipped  int `xml:"skipped,attr"`
+	Suites   []struct {
+		Properties []struct {
+			Name  string `xml:"name,attr"`
+			Value string `xml:"value,attr"`
+		} `xml:"properties>property"`
+		Cases []struct {
+			Name    string `xml:"name,attr"`
+			Failure *struct {
+				Type string `xml:"type,attr"`
+			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+				Type    string `xml:"type,attr"`
+				Body    string `xml:",chardata"`
+			} `xml:"error"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func junitOf(t *testing.T, dir string) junitDoc {
+	t.Helper()
+	var doc junitDoc
+	if err := xml.Unmarshal(renderReport(t, load(t, dir), JUnit), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// TestJUnitRunNotDecided: a sealed run that `bench run` ends with exit 3
+// (ERROR, NOT_RUN, INCONCLUSIVE) must fail a CI job even when its only
+// undecided cases are NOT_RUN, which JUnit can only call skipped; a run
+// that is all NOT_APPLICABLE exits 0 and stays green.
+func TestJUnitRunNotDecided(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cases []results.Case
+		want  results.Verdict // the run-level error's type; "" for none
+	}{
+		{"not run", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.NotRun, "run cancelled")}, results.NotRun},
+		{"inconclusive", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.Inconclusive, "no older image")}, results.Inconclusive},
+		{"error", []results.Case{testCase("1", results.Error, "console lost")}, results.Error},
+		{"no cases", nil, results.NotRun},
+		{"not applicable", []results.Case{testCase("1", results.NotApplicable, "no UART")}, ""},
+		{"pass", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.NotApplicable, "no UART")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := results.OpenArchive(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealRun(t, a, "cam-1", tc.cases...)
+			doc := junitOf(t, a.Dir())
+			var runErr string
+			for _, s := range doc.Suites {
+				for _, c := range s.Cases {
+					if strings.HasPrefix(c.Name, "run ") && c.Error != nil {
+						runErr = c.Error.Type
+						if !strings.Contains(c.Error.Message, "exits 3") {
+							t.Errorf("run error message %q does not say bench run exits 3", c.Error.Message)
+						}
+						if tc.want == results.NotRun && len(tc.cases) > 0 && !strings.Contains(c.Error.Body, "c/2 The check “check 2” was not run: run cancelled.") {
+							t.Errorf("run error body does not name the case not run:\n%s", c.Error.Body)
+						}
+					}
+				}
+			}
+			if runErr != string(tc.want) {
+				t.Errorf("run-level error type %q, want %q", runErr, tc.want)
+			}
+			if tc.want == "" && (doc.Errors != 0 || doc.Failures != 0) {
+				t.Errorf("a run that exits 0 shows %d errors, %d failures", doc.Errors, doc.Failures)
+			}
+			if tc.want != "" && doc.Errors == 0 {
+				t.Errorf("a run that exits 3 shows no JUnit error: CI would go green")
+			}
+		})
+	}
+}
