@@ -19,9 +19,11 @@ const DefaultCommandTimeout = 30 * time.Second
 // command-line client, a pdudaemon client, uhubctl. Each command is an argv
 // run without a shell.
 type CommandConfig struct {
-	// Name names the switch in errors; "" means "command". Events name it
-	// "command", as the power-event format says, with the argv run as their
-	// detail.
+	// Name names the switch in errors, e.g. `fixture "cam-2"`, which then
+	// read "power on fixture "cam-2": command [...]: exit status 3: ...";
+	// "" leaves it out ("power on: command [...]: ..."), since the command
+	// names itself. Events name the switch "command", as the power-event
+	// format says, with the argv run as their detail.
 	Name string
 	// On and Off are required. Cycle is optional: without it, Cycle is Off,
 	// the minimum off-time, On.
@@ -51,9 +53,6 @@ var _ Switch = (*Command)(nil)
 // returns the switch. It runs nothing.
 func NewCommand(cfg CommandConfig) (*Command, error) {
 	name := cfg.Name
-	if name == "" {
-		name = "command"
-	}
 	for _, a := range []struct {
 		field    string
 		argv     []string
@@ -63,14 +62,14 @@ func NewCommand(cfg CommandConfig) (*Command, error) {
 			if a.optional {
 				continue
 			}
-			return nil, fmt.Errorf("power switch %s: no %s command configured", name, a.field)
+			return nil, configError(name, "no %s command configured", a.field)
 		}
 		if _, err := exec.LookPath(a.argv[0]); err != nil {
-			return nil, fmt.Errorf("power switch %s: %s command: %w", name, a.field, err)
+			return nil, configError(name, "%s command: %w", a.field, err)
 		}
 	}
 	if cfg.Timeout < 0 || cfg.MinOff < 0 {
-		return nil, fmt.Errorf("power switch %s: negative timeout %s or minimum off-time %s", name, cfg.Timeout, cfg.MinOff)
+		return nil, configError(name, "negative timeout %s or minimum off-time %s", cfg.Timeout, cfg.MinOff)
 	}
 	s := &Command{on: cfg.On, off: cfg.Off, cycle: cfg.Cycle, timeout: cfg.Timeout}
 	if s.timeout == 0 {
@@ -92,7 +91,7 @@ func (s *Command) set(ctx context.Context, on bool, ev *Event) error {
 	return err
 }
 
-// Name returns the switch's name.
+// Name returns the switch's configured name ("" if none).
 func (s *Command) Name() string { return s.c.name }
 
 // Log returns the log the switch records to.
@@ -153,7 +152,7 @@ func (e *CommandError) Error() string {
 	}
 	msg := fmt.Sprintf("command %q: %s", e.Argv, what)
 	if e.Output != "" {
-		msg += fmt.Sprintf("; output ends: %q", e.Output)
+		msg += fmt.Sprintf(": output ends %q", e.Output)
 	}
 	return msg
 }

@@ -316,3 +316,34 @@ func TestCommandOnInNewProcessWaitsMinOff(t *testing.T) {
 		t.Errorf("events %+v, want off, a wait saying the state is unknown, on", evs)
 	}
 }
+
+// TestCommandErrorNamesSwitchOnce: given the fixture as its Name, a failed
+// command reads as one sentence that says "power" and the fixture once, so
+// the bench need not wrap it; without a Name the command names itself.
+func TestCommandErrorNamesSwitchOnce(t *testing.T) {
+	p := newPDU(t)
+	g := newRig()
+	const name = `fixture "cam-2"`
+	s := g.command(t, CommandConfig{Name: name, On: []string{p.path("fail"), "--outlet", "3"}, Off: []string{p.path("pdu"), "off"}})
+	err := s.On(context.Background())
+	want := `power on fixture "cam-2": command ["` + p.path("fail") + `" "--outlet" "3"]: exit status 3: output ends "connecting\npdu: authentication failed"`
+	if err == nil || err.Error() != want {
+		t.Errorf("On = %v\nwant  %s", err, want)
+	}
+
+	nameless := g.command(t, CommandConfig{On: []string{p.path("fail")}, Off: []string{p.path("pdu"), "off"}})
+	err = nameless.On(context.Background())
+	if want := `power on: command ["` + p.path("fail") + `"]: exit status 3`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("nameless On = %v, want it to start %q", err, want)
+	}
+
+	_, err = NewCommand(CommandConfig{Name: name, On: []string{"certbench-no-such-pdu-client", "on"}, Off: []string{p.path("pdu")}})
+	if err == nil || !strings.HasPrefix(err.Error(), `power switch fixture "cam-2": on command: `) ||
+		strings.Count(err.Error(), "power") != 1 || strings.Count(err.Error(), "cam-2") != 1 {
+		t.Errorf("NewCommand = %v, want `power switch fixture \"cam-2\": on command: ...` naming power and the fixture once", err)
+	}
+	_, err = NewCommand(CommandConfig{On: []string{p.path("pdu")}})
+	if err == nil || err.Error() != "power switch: no off command configured" {
+		t.Errorf("nameless NewCommand = %v, want power switch: no off command configured", err)
+	}
+}

@@ -2,6 +2,7 @@ package power
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -10,7 +11,8 @@ import (
 // be, since when it has been off, and the minimum off-time between them.
 // The electrical (or command) work is set's.
 type core struct {
-	name   string // in errors
+	name   string // in errors: what the caller calls the switch; may be ""
+	what   string // in errors, before the cause when name does not say it: "line GPIO17"
 	event  string // in events: the line name, or "command"
 	minOff time.Duration
 	safeOn bool
@@ -64,6 +66,9 @@ func (c *core) apply(a Action, on bool, do func(ev *Event) error) error {
 		c.state, c.offSince = stateUnknown, time.Time{}
 		ev.Err = err.Error()
 		c.log.record(ev)
+		if c.what != "" {
+			err = fmt.Errorf("%s: %w", c.what, err)
+		}
 		return &Error{Switch: c.name, Action: a, Err: err}
 	}
 	switch {

@@ -64,4 +64,11 @@
 // with errors.Is(err, context.Canceled) or context.DeadlineExceeded. Action
 // errors are *Error; the cause can be *UnknownLineError, *CommandError or
 // ErrInterrupted.
+//
+// Error text names the switch once, by the Name its configuration gives
+// (the bench passes `fixture "cam-1"`), and says "power" once, so a caller
+// returns it without wrapping it again:
+//
+//	power on fixture "cam-1": line GPIO17: writing Low: EIO
+//	power switch fixture "cam-2": on command: exec: "pdudaemon-client": executable file not found in $PATH
 package power

@@ -56,15 +56,32 @@ var ErrInterrupted = errors.New("interrupted by a switch to the safe state")
 // ErrUnknownLine matches every *UnknownLineError.
 var ErrUnknownLine = errors.New("unknown GPIO line")
 
-// Error is a failed power action on one switch or button.
+// Error is a failed power action on one switch or button. Its text names
+// the switch once, as its configuration's Name gives it, so a caller that
+// passes Name (`fixture "cam-1"`) need not wrap it:
+//
+//	power on fixture "cam-1": line GPIO17: writing Low: EIO
+//	power on fixture "cam-2": command ["pdu" "on"]: exit status 3: output ends "auth failed"
 type Error struct {
-	Switch string // line name, or the command switch's name
+	Switch string // the configured Name; else the line's name; "" for a nameless Command
 	Action Action
 	Err    error
 }
 
 func (e *Error) Error() string {
+	if e.Switch == "" {
+		return fmt.Sprintf("power %s: %v", e.Action, e.Err)
+	}
 	return fmt.Sprintf("power %s %s: %v", e.Action, e.Switch, e.Err)
+}
+
+// configError is a switch's configuration that NewRelay or NewCommand
+// refuses: "power switch NAME: ...".
+func configError(name, format string, args ...any) error {
+	if name != "" {
+		name = " " + name
+	}
+	return fmt.Errorf("power switch%s: %w", name, fmt.Errorf(format, args...))
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -10,6 +10,10 @@ import (
 
 // RelayConfig describes a relay on a GPIO line.
 type RelayConfig struct {
+	// Name names the switch in errors, e.g. `fixture "cam-1"`, which then
+	// read "power on fixture "cam-1": line GPIO17: ..."; "" names it by its
+	// line alone. Events always name the line.
+	Name string
 	// Line is the GPIO line's name in periph's registry, e.g. "GPIO17".
 	Line string
 	// ActiveLow means the relay closes (power on) when the line is Low, as
@@ -39,11 +43,11 @@ var _ Switch = (*Relay)(nil)
 // then its state is unknown, and a first On waits the whole minimum off-time.
 func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.MinOff < 0 {
-		return nil, fmt.Errorf("relay %s: negative minimum off-time %s", cfg.Line, cfg.MinOff)
+		return nil, configError(cfg.Name, "line %s: negative minimum off-time %s", cfg.Line, cfg.MinOff)
 	}
 	p, err := Line(cfg.Line)
 	if err != nil {
-		return nil, fmt.Errorf("relay: %w", err)
+		return nil, configError(cfg.Name, "%w", err)
 	}
 	return newRelay(p, cfg), nil
 }
@@ -54,6 +58,9 @@ func newRelay(p gpio.PinOut, cfg RelayConfig) *Relay {
 		r.on = gpio.Low
 	}
 	r.c = newCore(cfg.Line, cfg.Line, cfg.MinOff, cfg.SafeOn, cfg.Log)
+	if cfg.Name != "" {
+		r.c.name, r.c.what = cfg.Name, "line "+cfg.Line
+	}
 	r.c.set = r.set
 	return r
 }
@@ -81,7 +88,7 @@ func outLevel(p gpio.PinOut, l gpio.Level) (err error) {
 	return nil
 }
 
-// Name returns the line's name.
+// Name returns the switch's name: the configured Name, else the line's.
 func (r *Relay) Name() string { return r.c.name }
 
 // Log returns the log the relay records to.

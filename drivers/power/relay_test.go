@@ -541,3 +541,25 @@ func TestOnFromUnknownStateCountsFromFirstOn(t *testing.T) {
 		t.Error("relay not on")
 	}
 }
+
+// TestRelayErrorNamesSwitchOnce: given the fixture as its Name, a relay's
+// errors name the fixture once and the line after it; events still name
+// the line.
+func TestRelayErrorNamesSwitchOnce(t *testing.T) {
+	g := newRig()
+	r, pin := g.relay(t, RelayConfig{Name: `fixture "cam-1"`, Line: "GPIO17"})
+	pin.Fail(errors.New("EIO"))
+	err := r.On(context.Background())
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Switch != `fixture "cam-1"` ||
+		err.Error() != `power on fixture "cam-1": line GPIO17: writing High: EIO` {
+		t.Errorf("On = %v, want power on fixture \"cam-1\": line GPIO17: writing High: EIO", err)
+	}
+	if evs := g.log.Events(); len(evs) != 1 || evs[0].Switch != "GPIO17" || evs[0].Err != "writing High: EIO" {
+		t.Errorf("events %+v, want one on event on GPIO17 with the line's error", evs)
+	}
+	_, err = NewRelay(RelayConfig{Name: `fixture "cam-1"`, Line: "GPIO99"})
+	if !errors.Is(err, ErrUnknownLine) || !strings.HasPrefix(err.Error(), `power switch fixture "cam-1": GPIO line "GPIO99" not found`) {
+		t.Errorf("NewRelay = %v, want power switch fixture \"cam-1\": GPIO line \"GPIO99\" not found ...", err)
+	}
+}
