@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -133,6 +134,9 @@ func (c *Console) Close() error {
 		w.finish(nil, c.closedErr())
 		c.st.wait = nil
 	}
+	for _, w := range c.st.watches {
+		w.broke(c.closedErr())
+	}
 	c.mu.Unlock()
 	if cn != nil {
 		cn.Close()
@@ -202,7 +206,7 @@ func (c *Console) reopen(old conn, cause error) conn {
 	lostAt := time.Now()
 	c.rec.event(EventLost, cause.Error())
 	c.conn, c.lost = nil, lost
-	c.st.cut()
+	c.st.cut(lost)
 	if w := c.st.wait; w != nil {
 		w.finish(nil, lost)
 		c.st.wait = nil
@@ -429,28 +433,54 @@ var closedTime = func() chan time.Time { c := make(chan time.Time); close(c); re
 // the output for its patterns. When one appears, Fired is closed, and the
 // wait in flight, as well as any wait started before Stop, fails with
 // ErrUnwanted. It does not consume output.
+//
+// A watch can only vouch for output it saw: if the port is lost at any
+// time between its start and Stop (or already is at its start), or the
+// console is closed, Broken is closed and Err says so.
 type Watch struct {
 	c        *Console
 	scanners []*scanner
 	start    int64
 	fired    chan struct{}
 	m        *Match // set before fired is closed
+	broken   chan struct{}
+	gap      error // why it missed output; set with c.mu before broken is closed
 }
 
 // Watch starts watching the output from now on for patterns.
 func (c *Console) Watch(patterns ...Pattern) *Watch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := &Watch{c: c, start: c.st.end(), fired: make(chan struct{})}
+	w := &Watch{c: c, start: c.st.end(), fired: make(chan struct{}), broken: make(chan struct{})}
 	w.scanners = c.st.newScanners(patterns, true, w.start)
+	switch err := c.usable(); {
+	case err != nil:
+		w.broke(err) // closed, or evidence already incomplete
+	case c.conn == nil:
+		w.broke(c.lost) // lost now: it sees nothing until the port returns
+	}
 	c.st.watches = append(c.st.watches, w)
 	return w
+}
+
+// broke records the first reason the watch missed output. Called with mu.
+func (w *Watch) broke(err error) {
+	if w.gap == nil {
+		w.gap = err
+		close(w.broken)
+	}
 }
 
 // Fired is closed when one of the watch's patterns has appeared.
 func (w *Watch) Fired() <-chan struct{} { return w.fired }
 
+// Broken is closed when the watch missed output: the port was lost or
+// the console closed while it ran.
+func (w *Watch) Broken() <-chan struct{} { return w.broken }
+
 // Stop ends the watch and returns its match, or nil if none appeared.
+// Nil alone is no proof of absence: Err says whether the watch saw all
+// the output.
 func (w *Watch) Stop() *Match {
 	w.c.mu.Lock()
 	defer w.c.mu.Unlock()
@@ -464,18 +494,40 @@ func (w *Watch) Stop() *Match {
 	return w.m
 }
 
-// Err returns an *UnwantedError once the watch has fired, else nil.
+// Err returns an *UnwantedError once the watch has fired: output seen
+// is evidence whatever happened later. Otherwise, if the watch missed
+// output, the bench's error: the *LostError of the port lost while it
+// ran (ErrLost), or ErrClosed, or ErrTranscript if the transcript failed.
+// Nil means it saw all the output so far and none of its patterns.
 func (w *Watch) Err() error {
-	select {
-	case <-w.fired:
-		return fmt.Errorf("console %q: %w", w.c.cfg.Name, &UnwantedError{Match: w.m, Watch: true})
-	default:
-		return nil
+	c := w.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case w.m != nil:
+		return fmt.Errorf("console %q: %w", c.cfg.Name, &UnwantedError{Match: w.m, Watch: true})
+	case w.gap != nil:
+		return fmt.Errorf("watching for %s: %w", w.names(), w.gap)
 	}
+	if err := c.rec.failed(); err != nil {
+		return fmt.Errorf("console %q: watching for %s: %w", c.cfg.Name, w.names(), err)
+	}
+	return nil
+}
+
+func (w *Watch) names() string {
+	var ns []string
+	for _, sc := range w.scanners {
+		ns = append(ns, sc.p.String())
+	}
+	return strings.Join(ns, " or ")
 }
 
 // Absent watches the output for d (which must be positive) and returns
-// nil if none of patterns appeared, an *UnwantedError as soon as one does, or ctx's error. Like a
+// nil if none of patterns appeared, an *UnwantedError as soon as one
+// does, or ctx's error. If the port is lost during the window (or is at
+// its start), or the console is closed, it returns that at once (ErrLost,
+// ErrClosed): output it did not see is no evidence of absence. Like a
 // Watch it consumes nothing: a wait afterwards still sees that output.
 func (c *Console) Absent(ctx context.Context, d time.Duration, patterns ...Pattern) error {
 	if d <= 0 {
@@ -489,6 +541,8 @@ func (c *Console) Absent(ctx context.Context, d time.Duration, patterns ...Patte
 	select {
 	case <-w.Fired():
 		return w.Err()
+	case <-w.Broken():
+		return w.Err() // output was missed: the window can't vouch for absence
 	case <-t.C:
 		return w.Err()
 	case <-ctx.Done():

@@ -79,6 +79,8 @@
 // to open the port again, 20 ms apart at first and doubling up to
 // Config.MaxBackoff. When it opens, the transcript gets a "reopen" event
 // saying how long the gap was. No match spans a gap. A wait started while
-// the port is lost waits for it to return. Modem-control lines are never
-// touched: their ioctls fail on a pty.
+// the port is lost waits for it to return. An expect-not can only vouch
+// for output it saw: a Watch or Absent that a gap (or Close) overlapped
+// reports ErrLost (or ErrClosed), unless its pattern appeared. Modem-control
+// lines are never touched: their ioctls fail on a pty.
 package console

@@ -61,12 +61,15 @@ func (s *stream) feed(raw []byte) {
 	}
 }
 
-// cut marks a gap in the output (the port was lost): nothing before it can
-// be part of a match after it.
-func (s *stream) cut() {
+// cut marks a gap in the output (the port was lost, gap says why):
+// nothing before it can be part of a match after it, and every standing
+// watch has missed whatever the device printed meanwhile, so it records
+// the gap (see Watch.Err).
+func (s *stream) cut(gap error) {
 	s.consumed = s.end()
 	s.norm = normalizer{}
 	for _, w := range s.watches {
+		w.broke(gap)
 		for _, sc := range w.scanners {
 			sc.reset(s.end())
 		}

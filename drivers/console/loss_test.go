@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certbench/certbench/drivers/console"
 )
@@ -27,7 +28,7 @@ func checkLost(t *testing.T, err error) {
 	t.Helper()
 	var lost *console.LostError
 	if !errors.Is(err, console.ErrLost) || !errors.As(err, &lost) || lost.Console != "dut" {
-		t.Fatalf("expect in flight: want ErrLost naming the console, got %v", err)
+		t.Fatalf("want ErrLost naming the console, got %v", err)
 	}
 	if errors.Is(err, console.ErrTimeout) {
 		t.Fatal("a lost console is not a timeout")
@@ -137,5 +138,75 @@ func TestDeviceNodeVanishingWhileIdleIsLost(t *testing.T) {
 	far.Write("hi\r\n")
 	if _, err := l.c.Expect(ctx, guard, console.Literal("hi")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An expect-not window the port was lost for proves nothing: Absent and
+// Watch.Err report the loss (ERROR), never nil (a PASS).
+func TestAbsentAcrossLossIsLost(t *testing.T) {
+	t.Run("lost during the window", func(t *testing.T) {
+		l := openTCP(t, console.Config{})
+		l.far()
+		errc := make(chan error, 1)
+		go func() { errc <- l.c.Absent(ctx, guard, console.Literal("Kernel panic")) }()
+		l.srv.Stop() // the serial server goes for good (before or during the window: both are gaps)
+		checkLost(t, <-errc)
+	})
+	t.Run("lost for the whole window", func(t *testing.T) {
+		l := openPTY(t, console.Config{})
+		l.pty.Hangup()
+		l.tr.waitFor(t, "lost", hasEvents("open", "lost"))
+		checkLost(t, l.c.Absent(ctx, 20*time.Millisecond, console.Literal("Kernel panic")))
+	})
+	t.Run("back within the window", func(t *testing.T) {
+		l := openTCP(t, console.Config{})
+		l.far()
+		w := l.c.Watch(console.Literal("Kernel panic"))
+		l.srv.Restart()
+		far := l.srv.Far()
+		l.tr.waitFor(t, "lost then reopen", hasEvents("open", "lost", "reopen"))
+		far.Write("all quiet\r\n")
+		if _, err := l.c.Expect(ctx, guard, console.Literal("all quiet")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-w.Broken():
+		default:
+			t.Fatal("Broken should be closed after a gap")
+		}
+		if m := w.Stop(); m != nil {
+			t.Fatalf("nothing matched, got %+v", m)
+		}
+		checkLost(t, w.Err())
+	})
+	t.Run("output seen before the loss still counts", func(t *testing.T) {
+		l := openTCP(t, console.Config{})
+		w := l.c.Watch(console.Literal("Kernel panic"))
+		l.far().Write("Kernel panic - not syncing\r\n")
+		await(t, w.Fired(), "the watch firing")
+		l.srv.Stop()
+		l.tr.waitFor(t, "lost", hasEvents("open", "lost"))
+		if err := w.Err(); !errors.Is(err, console.ErrUnwanted) {
+			t.Fatalf("a panic seen is evidence whatever came after: want ErrUnwanted, got %v", err)
+		}
+	})
+}
+
+func TestAbsentAndWatchAcrossCloseAreClosed(t *testing.T) {
+	l := openTCP(t, console.Config{})
+	w := l.c.Watch(console.Literal("Kernel panic"))
+	errc := make(chan error, 1)
+	go func() { errc <- l.c.Absent(ctx, guard, console.Literal("Kernel panic")) }()
+	if err := l.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, console.ErrClosed) {
+		t.Fatalf("Absent across Close: want ErrClosed, got %v", err)
+	}
+	if err := w.Err(); !errors.Is(err, console.ErrClosed) {
+		t.Fatalf("Watch across Close: want ErrClosed, got %v", err)
+	}
+	if err := l.c.Absent(ctx, 20*time.Millisecond, console.Literal("Kernel panic")); !errors.Is(err, console.ErrClosed) {
+		t.Fatalf("Absent after Close: want ErrClosed, got %v", err)
 	}
 }
