@@ -139,7 +139,7 @@ func junitRun(run *Run) []junitSuite {
 	add("bench", run.Bench)
 	add("fixture", run.Fixture)
 	if rec != nil {
-		add("run_verdict", string(rec.Verdict))
+		add("run_verdict", string(run.Verdict()))
 		add("device.model", rec.Device.Model)
 		add("device.serial", rec.Device.Serial)
 		add("firmware.version", rec.Device.Firmware.Version)

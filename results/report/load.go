@@ -111,12 +111,18 @@ func (r *Run) AllNotices() []string {
 	return out
 }
 
-// Verdict is the run's verdict, or "" when no valid record says it.
+// Verdict is the run's verdict as a report may state it: a sealed record's,
+// or FAIL from a record that was written but never sealed (a problem found
+// stays found). Otherwise it is "": an unsealed PASS is not a result, and a
+// run without a valid record has no verdict.
 func (r *Run) Verdict() results.Verdict {
-	if r.Record == nil {
+	switch {
+	case r.Record == nil:
 		return ""
+	case r.State == StateSealed, r.Record.Verdict == results.Fail:
+		return r.Record.Verdict
 	}
-	return r.Record.Verdict
+	return ""
 }
 
 // EvidenceFile returns the evidence the report read at path ("evidence/x").

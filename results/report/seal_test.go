@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,5 +116,81 @@ func TestJUnitRunNotDecided(t *testing.T) {
 				t.Errorf("a run that exits 3 shows no JUnit error: CI would go green")
 			}
 		})
+	}
+}
+
+// unsealedRun leaves in a a run whose record was written but never sealed,
+// as a crash between writing record.json and the index's "sealed" line
+// does: its INCOMPLETE marker, its record, no sealed line. The record is
+// one sealed elsewhere with the run's ID put in.
+func unsealedRun(t *testing.T, a *results.Archive, fixture string, cases ...results.Case) string {
+	t.Helper()
+	scratch, err := results.OpenArchive(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	donor := sealRun(t, scratch, fixture, cases...)
+	run, err := a.Begin(results.Meta{Bench: "lab-1", Fixture: fixture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(donor, results.RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.ReplaceAll(b, []byte(filepath.Base(donor)), []byte(run.ID()))
+	if err := os.WriteFile(filepath.Join(run.Dir(), results.RecordFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return run.Dir()
+}
+
+// TestUnsealedPassIsNoVerdict: a record written but never sealed is not a
+// result. Its PASS must not show anywhere (banner, headline, JSON verdict,
+// JUnit property); its FAIL must (a problem found stays found).
+func TestUnsealedPassIsNoVerdict(t *testing.T) {
+	a, err := results.OpenArchive(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	passDir := unsealedRun(t, a, "cam-1", testCase("1", results.Pass, ""))
+	failDir := unsealedRun(t, a, "cam-2", testCase("1", results.Pass, ""), testCase("2", results.Fail, "admin/admin accepted"))
+
+	rep := load(t, a.Dir())
+	words := map[string]string{}
+	for _, run := range rep.Runs {
+		if run.State != StateIncomplete || run.Record == nil {
+			t.Fatalf("run %s: state %s, record %v; want incomplete with its record", run.ID, run.State, run.Record != nil)
+		}
+		words[run.Dir] = bannerWord(run)
+	}
+	if words[passDir] != "INCOMPLETE" || words[failDir] != "FAIL · INCOMPLETE" {
+		t.Errorf("banners: pass run %q, fail run %q; want INCOMPLETE and FAIL · INCOMPLETE", words[passDir], words[failDir])
+	}
+	for _, f := range []Format{Text, HTML} {
+		out := string(renderReport(t, rep, f))
+		for _, bad := range []string{"PASS · INCOMPLETE", "No security problem found"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%s report says %q of a run never sealed", f, bad)
+			}
+		}
+		if !strings.Contains(out, "never sealed") || !strings.Contains(out, "FAIL · INCOMPLETE") {
+			t.Errorf("%s report does not say the runs were never sealed, or lost the unsealed FAIL:\n%s", f, out)
+		}
+	}
+	verdicts := map[string]results.Verdict{}
+	for _, rs := range Summarize(rep).Runs {
+		verdicts[rs.Fixture] = rs.Verdict
+	}
+	if verdicts["cam-1"] != "" || verdicts["cam-2"] != results.Fail {
+		t.Errorf("JSON run verdicts %v; want none for the unsealed PASS, FAIL for the unsealed FAIL", verdicts)
+	}
+	doc := junitOf(t, a.Dir())
+	for _, s := range doc.Suites {
+		for _, p := range s.Properties {
+			if p.Name == "run_verdict" && p.Value != string(results.Fail) {
+				t.Errorf("JUnit property run_verdict=%s for a run never sealed", p.Value)
+			}
+		}
 	}
 }

@@ -45,8 +45,9 @@ type RunSummary struct {
 	State   State  `json:"state"`
 	Bench   string `json:"bench,omitempty"`
 	Fixture string `json:"fixture,omitempty"`
-	// Device, Started, Finished, Verdict and Reason are the record's; empty
-	// for a run without a valid record.
+	// Device, Started, Finished and Reason are the record's; empty for a
+	// run without a valid record. Verdict is Run.Verdict: empty also for a
+	// record that was never sealed, unless it is FAIL.
 	Device   *results.Device         `json:"device,omitempty"`
 	Started  time.Time               `json:"started,omitzero"`
 	Finished time.Time               `json:"finished,omitzero"`
@@ -113,7 +114,7 @@ func summarizeRun(run *Run) RunSummary {
 	}
 	dev, clock := rec.Device, rec.Clock
 	rs.Device, rs.Clock = &dev, &clock
-	rs.Started, rs.Finished, rs.Verdict, rs.Reason = rec.Started, rec.Finished, rec.Verdict, rec.Reason
+	rs.Started, rs.Finished, rs.Verdict, rs.Reason = rec.Started, rec.Finished, run.Verdict(), rec.Reason
 	for _, c := range casesBySeverity(rec.Cases) {
 		cs := CaseSummary{ID: c.ID, Suite: c.Suite, Title: c.Title, Verdict: c.Verdict, Reason: c.Reason,
 			References: c.References, DurationNs: c.Timing.DurationNs}
@@ -244,6 +245,8 @@ func headline(run *Run) string {
 		return "The record of this run cannot be read; it has no verdict."
 	case rec == nil:
 		return "This run was cut off before it finished; it has no verdict."
+	case run.Verdict() == "":
+		return "The run went to its end, but its record was never sealed (crash, power loss or kill): it has no verdict. What its checks recorded is shown unsigned."
 	}
 	n := len(rec.Cases)
 	cs := counts(rec.Cases)
@@ -281,10 +284,10 @@ func bannerWord(run *Run) string {
 		return "UNREADABLE"
 	case run.Record == nil:
 		return "INCOMPLETE"
+	case run.State == StateIncomplete && run.Verdict() == results.Fail:
+		return "FAIL · INCOMPLETE"
 	case run.State == StateIncomplete:
-		// A problem found stays found; anything else is not a result
-		// until the run is sealed.
-		return verdictWord(run.Record.Verdict) + " · INCOMPLETE"
+		return "INCOMPLETE"
 	}
 	return verdictWord(run.Record.Verdict)
 }
