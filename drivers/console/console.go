@@ -346,7 +346,9 @@ func (c *Console) Expect(ctx context.Context, timeout time.Duration, patterns ..
 // match ends first wins; on a tie the one listed first. It ends early
 // with ErrUnwanted (a w.Not pattern or a standing Watch matched first),
 // ErrLost (the port was lost meanwhile; a wait started while the port is
-// lost waits for it to return), or ctx's error.
+// lost waits for it to return), or ctx's error. When its time runs out it
+// returns ErrTimeout only if the port was there all along; if the port
+// was lost for any part of the wait, ErrLost.
 func (c *Console) Wait(ctx context.Context, w Wait) (*Match, error) {
 	return c.wait(ctx, w, false)
 }
@@ -378,6 +380,9 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 			return nil, fmt.Errorf("console %q: %w", c.cfg.Name, &UnwantedError{Match: wa.m, Watch: true})
 		}
 	}
+	// A wait may start while the port is lost: it waits for it to
+	// return, but if its time runs out, the gap, not the device, is why.
+	lostAtStart, gapsAtStart := c.lost, c.st.gaps
 	start := max(c.st.consumed, c.st.base)
 	wt := &waiter{start: start, done: make(chan struct{})}
 	wt.want = c.st.newScanners(w.For, false, start)
@@ -423,6 +428,21 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 	tail := c.st.tail(tailLen)
 	if why != nil {
 		return nil, fmt.Errorf("console %q: waiting for %v: %w; last output: %q", c.cfg.Name, names, why, tail)
+	}
+	// A timeout is the device's doing only if the bench saw all its
+	// output meanwhile; otherwise it is the bench's fault (ErrLost).
+	var lost error
+	switch {
+	case c.lost != nil:
+		lost = c.lost // lost now
+	case c.st.gaps != gapsAtStart:
+		lost = c.st.lastGap // lost and back during the wait
+	case lostAtStart != nil:
+		lost = lostAtStart // lost when it began, back since
+	}
+	if lost != nil {
+		return nil, fmt.Errorf("console %q: waiting for %v: no match in %v, but the port was lost for part of that time: %w",
+			c.cfg.Name, names, time.Since(began).Round(time.Millisecond), lost)
 	}
 	return nil, &TimeoutError{Console: c.cfg.Name, Waiting: names, After: time.Since(began), Tail: tail}
 }

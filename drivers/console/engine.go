@@ -36,6 +36,8 @@ type stream struct {
 	keep     int
 	wait     *waiter
 	watches  []*Watch
+	gaps     int64 // how many times the output was cut
+	lastGap  error // why, the last time
 }
 
 func newStream(keep int) *stream {
@@ -66,6 +68,8 @@ func (s *stream) feed(raw []byte) {
 // watch has missed whatever the device printed meanwhile, so it records
 // the gap (see Watch.Err).
 func (s *stream) cut(gap error) {
+	s.gaps++
+	s.lastGap = gap
 	s.consumed = s.end()
 	s.norm = normalizer{}
 	for _, w := range s.watches {

@@ -210,3 +210,40 @@ func TestAbsentAndWatchAcrossCloseAreClosed(t *testing.T) {
 		t.Fatalf("Absent after Close: want ErrClosed, got %v", err)
 	}
 }
+
+// A wait whose time runs out while the port is lost, or that began during
+// a gap, ends with ErrLost (ERROR), never ErrTimeout: the device may have
+// printed what was waited for while nobody could see it.
+func TestWaitTimingOutDuringAGapIsLost(t *testing.T) {
+	t.Run("never back", func(t *testing.T) {
+		l := openTCP(t, console.Config{})
+		l.far()
+		l.srv.Stop()
+		l.tr.waitFor(t, "lost", hasEvents("open", "lost"))
+		_, err := l.c.Expect(ctx, 20*time.Millisecond, console.Literal("# "))
+		checkLost(t, err)
+	})
+	t.Run("back before the time ran out", func(t *testing.T) {
+		l := openPTY(t, console.Config{})
+		l.pty.Hangup()
+		l.tr.waitFor(t, "lost", hasEvents("open", "lost"))
+		registered := inFlight(l.c)
+		errc := make(chan error, 1)
+		go func() {
+			_, err := l.c.Expect(ctx, 300*time.Millisecond, console.Literal("never printed"))
+			errc <- err
+		}()
+		await(t, registered, "the expect starting")
+		l.pty.Replace() // back, perhaps before the wait ends: lost either way
+		checkLost(t, <-errc)
+		l.tr.waitFor(t, "reopen", hasEvents("open", "lost", "reopen"))
+	})
+	t.Run("silence on a live port is a timeout", func(t *testing.T) {
+		l := openTCP(t, console.Config{})
+		l.far()
+		_, err := l.c.Expect(ctx, 20*time.Millisecond, console.Literal("# "))
+		if !errors.Is(err, console.ErrTimeout) || errors.Is(err, console.ErrLost) {
+			t.Fatalf("want ErrTimeout only, got %v", err)
+		}
+	})
+}
