@@ -7,7 +7,10 @@
 // Open starts one reader per console. Each chunk it reads is, in order:
 //
 //  1. written to the transcript (JSON Lines, formats.md) as "rx", raw, with
-//     monotonic and wall time, whether or not anything is waiting;
+//     monotonic and wall time, whether or not anything is waiting (the
+//     start of a UTF-8 character cut off at the end of a read goes with
+//     the next read, if that comes within 50 ms and before any other
+//     record, so the line stays text rather than two b64 fragments);
 //  2. normalized for matching (normalize.go): ANSI escape sequences and NUL
 //     bytes removed, CR, LF and CRLF each made one "\n", state kept across
 //     chunks so a sequence split between reads is still removed;

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/certbench/certbench/drivers/console"
 	"github.com/certbench/certbench/drivers/console/consoletest"
@@ -71,4 +73,127 @@ func TestTranscriptStopsAtTheFirstWriteError(t *testing.T) {
 	if half := lines[len(lines)-1]; !bytes.HasPrefix(half, []byte(`{"mono_ns":`)) || bytes.Count(half, []byte("{")) != 1 {
 		t.Fatalf("the last, unfinished line should be the half that failed alone: %q", half)
 	}
+}
+
+// rxRecords returns the rx records of rs.
+func rxRecords(rs []console.Record) []console.Record {
+	var out []console.Record
+	for _, r := range rs {
+		if r.Dir == "rx" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestTranscriptKeepsSplitCharactersAsText(t *testing.T) {
+	console.HoldUTF8(t, guard) // only the next rx (or another record) ends the hold here
+	both(t, console.Config{}, func(t *testing.T, l *link) {
+		far := l.far()
+		far.WriteBytes([]byte("caf\xc3"))
+		// The first read is recorded before the rest is written, so the
+		// "é" really is split between two reads.
+		l.tr.waitFor(t, "the first read", func(rs []console.Record) bool { return len(rxRecords(rs)) > 0 })
+		far.WriteBytes([]byte("\xa9 \xf0\x9f"))
+		far.WriteBytes([]byte("\x98"))
+		far.WriteBytes([]byte("\x80 ok\r\n"))
+		want := "café 😀 ok\r\n"
+		rs := l.tr.waitFor(t, "every byte", func(rs []console.Record) bool { return len(stream(t, rs, "rx")) >= len(want) })
+		if got := string(stream(t, rs, "rx")); got != want {
+			t.Fatalf("rx %q, want %q", got, want)
+		}
+		var last int64
+		for _, r := range rxRecords(rs) {
+			if r.B64 != "" {
+				t.Fatalf("a character split between reads made a b64 record: %+v\n%s", r, l.tr)
+			}
+			if r.MonoNS < last {
+				t.Fatalf("rx mono_ns went backwards: %+v", rs)
+			}
+			last = r.MonoNS
+		}
+
+		// A start that the next read does not continue is recorded as it
+		// is, ahead of that read: invalid bytes stay b64, nothing is lost.
+		n := len(rxRecords(rs))
+		held := holds(l.c)
+		far.WriteBytes([]byte("x\xc3"))
+		awaitHold(t, held, 1)
+		far.Write("(\r\n")
+		rs = l.tr.waitFor(t, "every byte", func(rs []console.Record) bool { return strings.HasSuffix(string(stream(t, rs, "rx")), "(\r\n") })
+		rx := rxRecords(rs)[n:]
+		if got := string(stream(t, rx, "rx")); got != "x\xc3(\r\n" {
+			t.Fatalf("rx %q", got)
+		}
+		var b64 []string
+		for _, r := range rx {
+			if r.B64 != "" {
+				b64 = append(b64, r.B64)
+			}
+		}
+		if len(b64) != 1 || b64[0] != "ww==" {
+			t.Fatalf("want the lone \\xc3 alone in one b64 record, got %+v", rx)
+		}
+	})
+}
+
+// holds returns a channel that gets how many bytes c's transcript holds
+// back, each time it does.
+func holds(c *console.Console) <-chan int {
+	ch := make(chan int, 64)
+	console.OnHold(c, func(n int) {
+		select {
+		case ch <- n:
+		default:
+		}
+	})
+	return ch
+}
+
+// awaitHold waits until n bytes are held back.
+func awaitHold(t *testing.T, held <-chan int, n int) {
+	t.Helper()
+	deadline := time.After(guard)
+	for {
+		select {
+		case got := <-held:
+			if got == n {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the transcript never held back %d bytes", n)
+		}
+	}
+}
+
+func TestTranscriptHoldsASplitCharacterOnlyUntilTheNextRecord(t *testing.T) {
+	console.HoldUTF8(t, guard)
+	l := openTCP(t, console.Config{})
+	held := holds(l.c)
+	far := l.far()
+	far.WriteBytes([]byte("y\xe2\x82"))
+	awaitHold(t, held, 2)
+	l.c.Note("next")
+	rs := l.tr.records(t)
+	if n := len(rs); n < 2 || rs[n-2].B64 != "4oI=" || rs[n-1].Event != "note" {
+		t.Fatalf("the held bytes should be recorded before the note; got\n%s", l.tr)
+	}
+
+	far.WriteBytes([]byte("z\xc3"))
+	awaitHold(t, held, 1)
+	if err := l.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rs = l.tr.records(t)
+	if n := len(rs); rs[n-2].B64 != "ww==" || rs[n-1].Event != "close" {
+		t.Fatalf("the held byte should be recorded before the close; got\n%s", l.tr)
+	}
+}
+
+func TestTranscriptHoldsASplitCharacterOnlyBriefly(t *testing.T) {
+	// Nothing follows the start of a character: it is recorded by itself
+	// soon, not kept until the next record.
+	l := openTCP(t, console.Config{})
+	l.far().WriteBytes([]byte("w\xc3"))
+	l.tr.waitFor(t, "both bytes", func(rs []console.Record) bool { return string(stream(t, rs, "rx")) == "w\xc3" })
 }
