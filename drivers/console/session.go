@@ -35,7 +35,8 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 	if timeout <= 0 {
 		return fmt.Errorf("console %q: login as %q: timeout %v: give a positive timeout", c.cfg.Name, user, timeout)
 	}
-	deadline := time.Now().Add(timeout)
+	began := time.Now()
+	deadline := began.Add(timeout)
 	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
 	fail := func(step string, err error) error {
 		return fmt.Errorf("login as %q: %s: %w", user, step, err)
@@ -55,7 +56,7 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 		}
 		m, err := c.Wait(ctx, Wait{For: ps, Timeout: left()})
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, sinceStart(err, began)
 		}
 		return kinds[m.Index], m, nil
 	}
@@ -139,7 +140,8 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	if timeout <= 0 {
 		return Result{}, fmt.Errorf("console %q: run %q: timeout %v: give a positive timeout", c.cfg.Name, command, timeout)
 	}
-	deadline := time.Now().Add(timeout)
+	began := time.Now()
+	deadline := began.Add(timeout)
 	// Sending (with Config.CharDelay) may use up the time; what is left
 	// may then be zero or less, which a Wait would take for "no limit".
 	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
@@ -159,7 +161,7 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	}
 	m, err := c.Wait(ctx, Wait{For: []Pattern{marker}, Timeout: left()})
 	if err != nil {
-		return Result{}, fmt.Errorf("run %q: %w", command, err)
+		return Result{}, fmt.Errorf("run %q: %w", command, sinceStart(err, began))
 	}
 	out := m.Before
 	// Drop the echoed command line: everything up to the end of the line
@@ -176,10 +178,20 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	res.Status, _ = strconv.Atoi(m.Groups["status"]) // \d{1,3}: always a number
 	if !c.cfg.Prompts.Shell.IsZero() {
 		if _, err := c.Wait(ctx, Wait{For: []Pattern{c.cfg.Prompts.Shell}, Timeout: left()}); err != nil {
-			return res, fmt.Errorf("run %q: finished with status %d, then %w", command, res.Status, err)
+			return res, fmt.Errorf("run %q: finished with status %d, then %w", command, res.Status, sinceStart(err, began))
 		}
 	}
 	return res, nil
+}
+
+// sinceStart makes a timeout say how long the whole Login or Run took,
+// not just its last wait (which may have had only a nanosecond left).
+func sinceStart(err error, start time.Time) error {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		te.After = time.Since(start)
+	}
+	return err
 }
 
 func newNonce() string {

@@ -192,8 +192,12 @@ func TestRunTimeoutCoversTheSend(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, guard)
 	defer cancel()
 	_, err := l.c.Run(cctx, "cat /etc/version", 20*time.Millisecond)
-	if !errors.Is(err, console.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+	var te *console.TimeoutError
+	if !errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want ErrTimeout from the marker wait, got %v", err)
+	}
+	if te.After < 20*time.Millisecond {
+		t.Fatalf("the timeout should say how long Run took, sending included, not %v: %v", te.After, err)
 	}
 	far.Expect("cat /etc/version; echo __CB_")
 }
