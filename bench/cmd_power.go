@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/certbench/certbench/drivers/power"
@@ -69,7 +70,7 @@ func powerCommand(ctx context.Context, out io.Writer, cfgPath, action, name stri
 	}()
 
 	if err := do(sw, ctx); err != nil {
-		return &exitError{code: exitIncomplete, err: fmt.Errorf("power %s fixture %q: %w", action, f.Name, err)}
+		return &exitError{code: exitIncomplete, err: err} // names the action, fixture and switch
 	}
 	return nil
 }
@@ -87,8 +88,8 @@ func printPowerEvents(w io.Writer, evs []power.Event) {
 			fmt.Fprintf(w, " error: %s", e.Err)
 		}
 		fmt.Fprintln(w)
-		if e.Output != "" {
-			fmt.Fprintf(w, "            output: %s\n", e.Output)
+		if out := strings.TrimRight(e.Output, "\r\n"); out != "" {
+			fmt.Fprintf(w, "            output: %s\n", strings.ReplaceAll(out, "\n", "\n                    "))
 		}
 	}
 }

@@ -50,7 +50,7 @@ func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
 	)
 	if p.Command != nil {
 		sw, err = power.NewCommand(power.CommandConfig{
-			Name:    fmt.Sprintf("fixture %q power command", f.Name),
+			Name:    fmt.Sprintf("fixture %q", f.Name),
 			On:      p.Command.On,
 			Off:     p.Command.Off,
 			Cycle:   p.Command.Cycle,
@@ -61,6 +61,7 @@ func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
 		})
 	} else {
 		sw, err = power.NewRelay(power.RelayConfig{
+			Name:      fmt.Sprintf("fixture %q", f.Name),
 			Line:      p.Line,
 			ActiveLow: p.ActiveLow,
 			SafeOn:    p.SafeOn,
@@ -69,7 +70,7 @@ func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fixture %q: power: %w", f.Name, err)
+		return nil, err // names the fixture and the switch already
 	}
 	return sw, nil
 }
