@@ -184,13 +184,31 @@ func simImageCommand() *cobra.Command {
 		Use:   "image",
 		Short: "Make and inspect firmware images for the simulated lab",
 	}
-	var output string
-	var b64 bool
+	var (
+		output, from, version string
+		counter               uint32
+		b64                   bool
+	)
 	mk := &cobra.Command{
 		Use:   "make VARIANT",
 		Short: "Make a good or bad image for the SimCam SC-100, signed by the vendor test key",
-		Long: `make builds one variant of the SimCam SC-100's factory image (` + sim.FactorySpec().Version + `,
-security counter ` + strconv.Itoa(int(sim.FactorySpec().Counter)) + `), signed with the vendor test key the units trust.
+		Long: `make builds one variant of a base image, signed with the vendor test key the
+units trust. The base is the SimCam SC-100's factory image (` + sim.FactorySpec().Version + `, security
+counter ` + strconv.Itoa(int(sim.FactorySpec().Counter)) + `) unless --from, --version or --counter say otherwise:
+  --from IMAGE     take model, version and security counter from an image
+  --version V      base version (e.g. 1.4.3)
+  --counter N      base security counter
+(--version and --counter override what --from read.)
+
+A variant is derived from the base: newer raises version and counter by one,
+older lowers them, tampered-payload changes a byte of the base after signing.
+Once a unit has confirmed a newer image, its rollback floor is that image's
+counter, and a variant of the factory image is refused for being too old
+before any other check can show. Build on the confirmed image instead:
+  bench sim image make newer --out newer.img
+  (install newer.img, confirm it: floor 3)
+  bench sim image make tampered-payload --from newer.img --out tampered.img
+
 Variants:
 ` + variantList(),
 		Args: cobra.ExactArgs(1),
@@ -199,8 +217,15 @@ Variants:
 			if err != nil {
 				return usageError(err)
 			}
-			data, err := image.Make(v, sim.FactorySpec(), image.VendorTestKey())
+			base, err := imageBase(from, version, counter, cmd.Flags().Changed("version"), cmd.Flags().Changed("counter"))
 			if err != nil {
+				return err
+			}
+			data, err := image.Make(v, base, image.VendorTestKey())
+			if err != nil {
+				if errors.Is(err, image.ErrSpec) {
+					return usageError(err)
+				}
 				return err
 			}
 			if b64 {
@@ -217,12 +242,16 @@ Variants:
 				return fmt.Errorf("sim image make: %w", err)
 			}
 			sum := sha256.Sum256(data)
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s image, %d bytes, sha256:%s)\n", output, v, len(data), hex.EncodeToString(sum[:]))
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s image of %s %s counter %d, %d bytes, sha256:%s)\n",
+				output, v, base.Model, base.Version, base.Counter, len(data), hex.EncodeToString(sum[:]))
 			return nil
 		},
 	}
 	mk.Flags().StringVar(&output, "out", "", "file to write (- for standard output with --base64)")
 	mk.Flags().BoolVar(&b64, "base64", false, "write base64 in 76-column lines, as the console's update command takes it")
+	mk.Flags().StringVar(&from, "from", "", "IMAGE to take the base's model, version and security counter from")
+	mk.Flags().StringVar(&version, "version", "", "base version (default: the factory image's, or --from's)")
+	mk.Flags().Uint32Var(&counter, "counter", 0, "base security counter (default: the factory image's, or --from's)")
 
 	inspect := &cobra.Command{
 		Use:   "inspect FILE",
@@ -267,6 +296,37 @@ Variants:
 	}
 	img.AddCommand(mk, inspect)
 	return img
+}
+
+// imageBase is the spec `sim image make` derives its variant from: the
+// factory image, or the model, version and counter of the image from, with
+// version and counter overriding them when given.
+func imageBase(from, version string, counter uint32, setVersion, setCounter bool) (image.Spec, error) {
+	base := sim.FactorySpec()
+	factory := base.Version
+	if from != "" {
+		raw, err := os.ReadFile(from)
+		if err != nil {
+			return base, usageError(fmt.Errorf("--from: %w", err))
+		}
+		im, err := image.Parse(raw)
+		if err != nil {
+			return base, usageError(fmt.Errorf("--from %s: not an image this lab can build on: %w", from, err))
+		}
+		base.Model, base.Version, base.Counter = im.Model(), im.Version().String(), im.Counter()
+	}
+	if setVersion {
+		if _, err := image.ParseVersion(version); err != nil {
+			return base, usageError(fmt.Errorf("--version %q: %w", version, err))
+		}
+		base.Version = version
+	}
+	if setCounter {
+		base.Counter = counter
+	}
+	// The banner a unit prints names the version it runs.
+	base.Firmware.Banner = strings.ReplaceAll(base.Firmware.Banner, factory, base.Version)
+	return base, nil
 }
 
 func variantList() string {

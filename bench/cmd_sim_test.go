@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/certbench/certbench/fixtures/sim/image"
 )
 
 // TestSimRunsALabOtherCommandsUse runs `bench sim` as a user would in one
@@ -164,5 +167,71 @@ func consoleFromAnotherProcess(t *testing.T, benchFile, unit string) {
 	}
 	if !strings.Contains(string(rec), "login: ") || !strings.Contains(string(rec), `"dir":"rx"`) {
 		t.Fatalf("transcript lacks the unit's output:\n%.2000s", rec)
+	}
+}
+
+// TestSimImageMakeFromABase builds a tampered image on a confirmed newer one
+// (--from) and on a given version and counter: once a unit's rollback floor
+// is 3, a tampered variant of the factory image (counter 2) would be refused
+// as too old and hide whether the unit checks the payload at all.
+func TestSimImageMakeFromABase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	newer, tampered := filepath.Join(dir, "newer.img"), filepath.Join(dir, "tampered.img")
+	if code, o, e := runBin(t, nil, "sim", "image", "make", "newer", "--out", newer); code != 0 {
+		t.Fatalf("make newer: exit %d\n%s%s", code, o, e)
+	}
+	code, o, e := runBin(t, nil, "sim", "image", "make", "tampered-payload", "--from", newer, "--out", tampered)
+	if code != 0 || !strings.Contains(e, "1.4.3 counter 3") {
+		t.Fatalf("make tampered-payload --from newer: exit %d\n%s%s", code, o, e)
+	}
+	raw, err := os.ReadFile(tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := image.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Version().String() != "1.4.3" || im.Counter() != 3 {
+		t.Fatalf("tampered --from newer: %s counter %d, want 1.4.3 counter 3", im.Version(), im.Counter())
+	}
+	if err := im.CheckRollback(3); err != nil {
+		t.Fatalf("tampered --from newer is refused by a floor of 3: %v", err)
+	}
+	if err := im.VerifyDigest(); !errors.Is(err, image.ErrDigest) {
+		t.Fatalf("tampered --from newer: digest check %v, want %v", err, image.ErrDigest)
+	}
+
+	// --version and --counter, with a valid image a unit would take.
+	valid := filepath.Join(dir, "valid.img")
+	if code, o, e := runBin(t, nil, "sim", "image", "make", "valid", "--version", "2.0.0", "--counter", "7", "--out", valid); code != 0 {
+		t.Fatalf("make valid --version 2.0.0 --counter 7: exit %d\n%s%s", code, o, e)
+	}
+	code, o, _ = runBin(t, nil, "sim", "image", "inspect", valid)
+	if code != 0 || !strings.Contains(o, "version 2.0.0, security counter 7") {
+		t.Errorf("inspect valid 2.0.0/7: exit %d\n%s", code, o)
+	}
+	// --counter overrides what --from read.
+	older := filepath.Join(dir, "older.img")
+	if code, o, e := runBin(t, nil, "sim", "image", "make", "older", "--from", valid, "--counter", "5", "--out", older); code != 0 {
+		t.Fatalf("make older --from valid --counter 5: exit %d\n%s%s", code, o, e)
+	}
+	if raw, _ := os.ReadFile(older); func() bool { im, err := image.Parse(raw); return err != nil || im.Counter() != 4 }() {
+		t.Errorf("older --from 2.0.0/7 --counter 5: want counter 4")
+	}
+
+	for _, bad := range [][]string{
+		{"--version", "not-a-version"},
+		{"--from", filepath.Join(dir, "missing.img")},
+		{"--from", filepath.Join(dir, "tampered.img"), "--counter", "0"}, // no image older than counter 0
+	} {
+		args := append([]string{"sim", "image", "make", "older", "--out", filepath.Join(dir, "x.img")}, bad...)
+		if code, o, e := runBin(t, nil, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s%s", bad, code, exitUsage, o, e)
+		}
+	}
+	if code, o, _ := runBin(t, nil, "sim", "image", "make", "--help"); code != 0 || !strings.Contains(o, "--from IMAGE") || !strings.Contains(o, "--counter") {
+		t.Errorf("make --help does not document --from and --counter: exit %d\n%s", code, o)
 	}
 }
