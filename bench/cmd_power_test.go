@@ -136,3 +136,21 @@ func TestPowerSafeStateFailureIsReported(t *testing.T) {
 		t.Fatalf("stderr does not report both the failed off and the failed safe state:\n%s", errs)
 	}
 }
+
+// TestMissingLineSaysWhichDriverFailed: a line missing because its driver
+// did not load (here the simulated lab's socket driver pointed at a lab that
+// is not running) must say so, not only "not found".
+func TestMissingLineSaysWhichDriverFailed(t *testing.T) {
+	serial := listen(t)
+	path := writeBench(t, `  - name: cam-1
+    power: {line: SIM_CAM_1_RELAY}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	t.Setenv("CERTBENCH_SIM_GPIO", filepath.Join(t.TempDir(), "no-lab.sock"))
+	code, _, errs := runBin(t, nil, "power", "on", "-c", path, "cam-1")
+	if code != exitIncomplete || !strings.Contains(errs, `GPIO line "SIM_CAM_1_RELAY" not found`) || !strings.Contains(errs, "gpiosock failed") || !strings.Contains(errs, "no-lab.sock") {
+		t.Fatalf("exit %d, stderr does not name the driver that failed:\n%s", code, errs)
+	}
+}

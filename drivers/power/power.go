@@ -91,6 +91,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type UnknownLineError struct {
 	Name  string
 	Known []string // in natural order (GPIO2 before GPIO17)
+	// NotLoaded says which GPIO drivers failed or were skipped, and why
+	// ("ioctl-gpio: no GPIO chips found"): the usual reason a line is
+	// missing is that the driver meant to register it did not load.
+	NotLoaded []string
 }
 
 func (e *UnknownLineError) Error() string {
@@ -98,14 +102,32 @@ func (e *UnknownLineError) Error() string {
 	if len(e.Known) > 0 {
 		known = strings.Join(e.Known, ", ")
 	}
-	return fmt.Sprintf("GPIO line %q not found (lines on this host: %s); check the line name in the bench file and that the GPIO driver loaded (on a Raspberry Pi: /dev/gpiochip* exists and is accessible)", e.Name, known)
+	msg := fmt.Sprintf("GPIO line %q not found (lines on this host: %s); check the line name in the bench file and that the GPIO driver loaded (on a Raspberry Pi: /dev/gpiochip* exists and is accessible)", e.Name, known)
+	if len(e.NotLoaded) > 0 {
+		msg += "; GPIO drivers that did not load: " + strings.Join(e.NotLoaded, "; ")
+	}
+	return msg
 }
 
 func (e *UnknownLineError) Is(target error) bool { return target == ErrUnknownLine }
 
+// notLoaded lists the GPIO drivers host.Init did not load, for
+// UnknownLineError. Set once by initOnce.
+var notLoaded []string
+
 var initOnce = sync.OnceValue(func() error {
-	if _, err := host.Init(); err != nil {
+	state, err := host.Init()
+	if err != nil {
 		return fmt.Errorf("loading periph host drivers: %w", err)
+	}
+	for _, f := range state.Failed {
+		notLoaded = append(notLoaded, fmt.Sprintf("%s failed: %v", f.D, f.Err))
+	}
+	for _, f := range state.Skipped {
+		// Skipped I²C, SPI or LED drivers are noise here.
+		if name := strings.ToLower(f.D.String()); strings.Contains(name, "gpio") || strings.Contains(name, "bcm283x") {
+			notLoaded = append(notLoaded, fmt.Sprintf("%s skipped: %v", f.D, f.Err))
+		}
 	}
 	return nil
 })
@@ -142,7 +164,7 @@ func Line(name string) (gpio.PinIO, error) {
 	}
 	p := gpioreg.ByName(name)
 	if p == nil {
-		return nil, &UnknownLineError{Name: name, Known: lineNames()}
+		return nil, &UnknownLineError{Name: name, Known: lineNames(), NotLoaded: notLoaded}
 	}
 	return p, nil
 }
