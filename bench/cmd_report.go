@@ -34,8 +34,11 @@ folder and writes its results:
   json   a machine summary: runs, cases, verdicts, reasons, references
 
 A missing or malformed evidence file does not stop the report: it says so in
-place. Runs cut off by a crash are marked incomplete. The report does not check
-signatures: run 'bench verify' for that.
+place. Runs cut off by a crash are marked incomplete. A record that is not the
+one the archive's index sealed (edited, its signature file gone, never indexed)
+is marked tampered and none of its verdicts are shown; a run folder given
+without its archive cannot be compared, and the report says so. The report does
+not check signatures, and says so in every format: run 'bench verify' for that.
 
 Exit status 0 when the report was written, whatever the verdicts (CI reads them
 from the JUnit file); 2 for bad usage, a folder that holds no results, or a

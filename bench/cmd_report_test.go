@@ -57,7 +57,8 @@ func TestReportThroughTheBinary(t *testing.T) {
 	if i, j := strings.Index(out, "\nFAIL "), strings.Index(out, "\nPASS "); i < 0 || j < 0 || i > j {
 		t.Errorf("text report does not list the failure first:\n%s", out)
 	}
-	if !strings.Contains(out, "1 FAIL, 1 incomplete") || !strings.Contains(out, "admin/admin accepted") {
+	if !strings.Contains(out, "1 FAIL, 1 incomplete") || !strings.Contains(out, "admin/admin accepted") ||
+		!strings.Contains(out, "Signatures are not verified by reports: run `bench verify "+archive+"`") {
 		t.Errorf("text report:\n%s", out)
 	}
 
@@ -84,6 +85,21 @@ func TestReportThroughTheBinary(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(htmlPath); !strings.Contains(string(b), "&lt;script&gt;alert(1)&lt;/script&gt;") || strings.Contains(string(b), "<script>") {
 		t.Error("the HTML report does not show the transcript's <script> as text")
+	}
+
+	// The failure edited into a PASS by hand: the report must not show it
+	// as a result.
+	recPath := filepath.Join(run.Dir(), results.RecordFile)
+	recJSON, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recPath, []byte(strings.ReplaceAll(string(recJSON), `"FAIL"`, `"PASS"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runBin(t, nil, "report", archive)
+	if code != 0 || !strings.Contains(out, ": TAMPERED ==") || strings.Contains(out, "No security problem found") {
+		t.Errorf("report on an edited record: exit %d (%s):\n%s", code, errs, out)
 	}
 
 	for _, args := range [][]string{

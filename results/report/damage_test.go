@@ -120,15 +120,16 @@ func TestDamagedArchive(t *testing.T) {
 }
 
 // TestSealingCutOff: a crash after record.json was written and before the
-// run's INCOMPLETE marker was removed leaves a record that was never
-// sealed. Its failure must still show, marked incomplete; a crash before
-// any record shows what the console said last.
+// index's "sealed" line leaves a record that was never sealed, with its
+// INCOMPLETE marker. Its failure must still show, marked incomplete; a
+// crash before any record shows what the console said last.
 func TestSealingCutOff(t *testing.T) {
 	l := newLab(t)
 	marker := []byte(`{"run":"x","bench":"lab-bench-1","fixture":"cam-1","opened":"2026-11-24T23:50:00Z","pid":1}` + "\n")
 	if err := os.WriteFile(filepath.Join(l.failRunDir, results.IncompleteFile), marker, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	dropSealedLine(t, l.dir, l.failRun) // (the report does not check the index's chain)
 	rep := load(t, l.dir)
 	run := rep.Runs[0]
 	if run.ID != l.failRun || run.State != StateIncomplete || run.Record == nil || bannerWord(run) != "FAIL · INCOMPLETE" {
@@ -213,5 +214,27 @@ func TestIncompleteEvidenceShown(t *testing.T) {
 		if out := string(renderReport(t, rep, f)); !strings.Contains(out, want) {
 			t.Errorf("%s report does not say the transcript is incomplete", f)
 		}
+	}
+}
+
+// dropSealedLine removes run's "sealed" line from the archive's index.
+func dropSealedLine(t *testing.T, archive, run string) {
+	t.Helper()
+	p := filepath.Join(archive, results.IndexFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.Contains(line, `"run":"`+run+`"`) || !strings.Contains(line, `"state":"sealed"`) {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) != strings.Count(string(b), "\n") {
+		t.Fatalf("%s has no sealed line for %s:\n%s", p, run, b)
+	}
+	if err := os.WriteFile(p, []byte(strings.Join(kept, "")), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,8 +14,22 @@
 // or torn line (skipped; the other lines are kept), a record that is not
 // valid (its run is StateUnreadable and none of its verdicts are shown), a
 // run the index names whose folder is gone (StateMissing), and a run cut off
-// by a crash (StateIncomplete, with whatever evidence it wrote). Signatures
-// are not checked here; that is `bench verify`.
+// by a crash (StateIncomplete, with whatever evidence it wrote).
+//
+// # What a report trusts
+//
+// Signatures are not checked here; that is `bench verify`, and every format
+// says so (NotVerified). But a record edited after sealing must not read as
+// a result: each record is compared with the "sealed" line the archive's
+// index holds for its run (the SHA-256 of record.json and record.dsse.json,
+// the verdict and the fixture), and a sealed record must have its
+// signature file. A record that differs, that the index never sealed, or
+// whose signature is gone is StateTampered: none of its verdicts are shown,
+// and the notices say what differs. The index decides whether a run was
+// sealed, whatever INCOMPLETE marker its folder holds, so a marker can hide
+// neither a verdict nor an edit. A run folder read without the archive
+// around it (ARCHIVE/runs/RUN_ID) has no index to be compared with, and
+// says so. None of this replaces `bench verify`: the index is not signed.
 //
 // # Excerpts and timelines
 //

@@ -21,7 +21,7 @@ import (
 // visible (see Line) first. The timelines are built as SVG by this package,
 // escaping every text they hold.
 func WriteHTML(w io.Writer, rep *Source) error {
-	page := htmlPage{Source: rep.Dir, Archive: rep.Kind == KindArchive, Notices: rep.Notices,
+	page := htmlPage{Source: rep.Dir, Archive: rep.Kind == KindArchive, Notices: rep.Notices, NotVerified: sentenceCase(NotVerified(rep.Dir)) + ".",
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 MST"), CSS: template.CSS(pageCSS)}
 	page.Title = "Security test report"
 	if page.Archive {
@@ -45,6 +45,7 @@ func WriteHTML(w io.Writer, rep *Source) error {
 
 type htmlPage struct {
 	Title, Source, Generated string
+	NotVerified              string
 	Archive                  bool
 	RunCounts                string
 	CaseCounts               []chip
@@ -98,7 +99,9 @@ func htmlRunOf(run *Run) htmlRun {
 	switch {
 	case run.State == StateSealed:
 		hr.Class = "v-" + string(run.Record.Verdict)
-	case run.Record != nil && run.Record.Verdict == results.Fail:
+	case run.State == StateTampered:
+		hr.Class = "v-TAMPERED"
+	case run.Verdict() == results.Fail:
 		hr.Class = "v-FAIL"
 	default:
 		hr.Class = "v-INCOMPLETE"
@@ -216,6 +219,7 @@ var pageCSS = func() string {
 		fmt.Fprintf(&b, ".v-%s{--vc:%s}\n", v, c)
 	}
 	b.WriteString(".v-INCOMPLETE{--vc:#37474f}\n")
+	b.WriteString(".v-TAMPERED{--vc:#6a1b9a}\n")
 	return b.String()
 }()
 
@@ -285,7 +289,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 </head>
 <body>
 <main>
-<header class="doc">certbench security test report · {{.Source}} · generated {{.Generated}}</header>
+<header class="doc">certbench security test report · {{.Source}} · generated {{.Generated}}<br><span class="warn">{{.NotVerified}}</span></header>
 {{- if .Archive}}
 <section class="archive">
 <h1>{{len .Runs}} runs{{if .RunCounts}}: {{.RunCounts}}{{end}}</h1>

@@ -33,7 +33,10 @@ import (
 // (`bench run` exits 3): its NOT_RUN cases alone are only <skipped>, which
 // CI counts as green. A run that is all NOT_APPLICABLE exits 0 and stays
 // green.
-// References are <property> elements of each testcase (name "EN 303 645"
+// Each testsuite's properties say that signatures were not verified (a
+// report does not check them; `bench verify` does); a run whose record is
+// not the one the archive sealed (StateTampered) is an <error> testcase of
+// type TAMPERED. References are <property> elements of each testcase (name "EN 303 645"
 // etc., one per ID) and are repeated in <system-out> for tools that ignore
 // testcase properties.
 
@@ -100,7 +103,7 @@ func WriteJUnit(w io.Writer, rep *Source) error {
 	doc := junitSuites{Name: "certbench " + rep.Dir}
 	var total time.Duration
 	for _, run := range rep.Runs {
-		for _, s := range junitRun(run) {
+		for _, s := range junitRun(run, NotVerified(rep.Dir)) {
 			s.ID = len(doc.Suites)
 			doc.Tests += s.Tests
 			doc.Failures += s.Failures
@@ -127,10 +130,10 @@ func WriteJUnit(w io.Writer, rep *Source) error {
 	return nil
 }
 
-func junitRun(run *Run) []junitSuite {
+func junitRun(run *Run, notVerified string) []junitSuite {
 	defer run.release()
 	rec := run.Record
-	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}}
+	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}, {"signatures", x(notVerified)}}
 	add := func(name, value string) {
 		if value != "" {
 			props = append(props, junitProperty{name, x(value)})

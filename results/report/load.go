@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,8 +39,9 @@ const (
 	KindRun     = "run"     // one runs/RUN_ID folder
 )
 
-// State is how complete a run is on disk. It is not about signatures: a
-// report trusts the files it reads (`bench verify` checks them).
+// State is how complete a run is on disk, and whether its record is the one
+// the archive sealed. It is not about signatures: a report does not check
+// them (`bench verify` does), and says so in every format (NotVerified).
 type State string
 
 // Run states.
@@ -55,7 +58,22 @@ const (
 	StateUnreadable State = "unreadable"
 	// StateMissing: the archive's index names the run but its folder is gone.
 	StateMissing State = "missing"
+	// StateTampered: record.json is a valid record, but not the one the
+	// archive sealed: its SHA-256, verdict or fixture differ from the
+	// index's "sealed" line, the index has no such line for a record
+	// without an INCOMPLETE marker (or has two), or its signature
+	// (record.dsse.json) is gone or differs. The record or the index was
+	// changed after sealing; Record is nil and none of its verdicts are
+	// shown. The notices say what differs.
+	StateTampered State = "tampered"
 )
+
+// NotVerified is what every report says about signatures, in every format:
+// it reads the files as they are, and compares records only with the
+// archive's index, which is not signed either.
+func NotVerified(dir string) string {
+	return fmt.Sprintf("signatures are not verified by reports: run `bench verify %s` to check them", dir)
+}
 
 // Run is one run as the report shows it.
 type Run struct {
@@ -72,6 +90,11 @@ type Run struct {
 	Opened  time.Time
 	// Notices say what is wrong with the run as a whole.
 	Notices []string
+	// Sealed is the index's "sealed" line for the run, when the report had
+	// the archive's index to read and it has one line sealing the run. It
+	// is not signed: for a StateTampered run it says what was sealed, or
+	// what the index was changed to say.
+	Sealed *results.IndexEntry
 
 	// files are the run's evidence files: those the record lists, in its
 	// order, or for a run without a record, those found in its evidence
@@ -158,7 +181,7 @@ func Load(dir string) (*Source, error) {
 		loadArchive(rep)
 	case exists(filepath.Join(dir, results.RecordFile)) || exists(filepath.Join(dir, results.IncompleteFile)):
 		rep.Kind = KindRun
-		rep.Runs = []*Run{loadRun(dir, filepath.Base(dir))}
+		rep.Runs = []*Run{loadRun(dir, filepath.Base(dir), archiveIndexOf(dir))}
 	default:
 		return nil, fmt.Errorf("read results in %s: no %s or %s/ (an archive), no %s or %s (a run folder): %w",
 			dir, results.IndexFile, results.RunsDir, results.RecordFile, results.IncompleteFile, ErrNotResults)
@@ -167,37 +190,12 @@ func Load(dir string) (*Source, error) {
 }
 
 func loadArchive(rep *Source) {
-	// The index is read only to find runs whose folder is gone: a report
-	// must not let a lost result pass unnoticed. Checking its chain is
-	// bench verify's job.
-	indexed := map[string]results.IndexEntry{}
-	b, err := os.ReadFile(filepath.Join(rep.Dir, results.IndexFile))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		rep.Notices = append(rep.Notices, fmt.Sprintf("the archive has no %s; runs are listed from the %s folder", results.IndexFile, results.RunsDir))
-	case err != nil:
-		rep.Notices = append(rep.Notices, fmt.Sprintf("%s cannot be read: %v", results.IndexFile, err))
-	default:
-		bad := 0
-		for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-			if len(line) == 0 {
-				continue
-			}
-			var e results.IndexEntry
-			if err := json.Unmarshal(line, &e); err != nil || e.Run == "" {
-				if bad++; bad <= 3 {
-					rep.Notices = append(rep.Notices, fmt.Sprintf("%s line %d is not an index entry; skipped", results.IndexFile, i+1))
-				}
-				continue
-			}
-			if prev, ok := indexed[e.Run]; !ok || prev.Fixture == "" {
-				indexed[e.Run] = e
-			}
-		}
-		if bad > 3 {
-			rep.Notices = append(rep.Notices, fmt.Sprintf("%s: %d more lines are not index entries", results.IndexFile, bad-3))
-		}
-	}
+	// The index is read to find runs whose folder is gone (a report must
+	// not let a lost result pass unnoticed) and to compare each record with
+	// what was sealed. Checking its chain is bench verify's job.
+	idx := readIndex(rep.Dir)
+	rep.Notices = append(rep.Notices, idx.notices...)
+	indexed := idx.named
 	ids := map[string]bool{}
 	ents, err := os.ReadDir(filepath.Join(rep.Dir, results.RunsDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -220,11 +218,16 @@ func loadArchive(rep *Source) {
 		runDir := filepath.Join(rep.Dir, results.RunsDir, id)
 		if !exists(runDir) {
 			e := indexed[id]
-			rep.Runs = append(rep.Runs, &Run{ID: id, Dir: runDir, State: StateMissing, Fixture: e.Fixture,
-				Notices: []string{fmt.Sprintf("%s names this run but its folder %s/%s is gone: its results are lost from this archive", results.IndexFile, results.RunsDir, id)}})
+			run := &Run{ID: id, Dir: runDir, State: StateMissing, Fixture: e.Fixture,
+				Notices: []string{fmt.Sprintf("%s names this run but its folder %s/%s is gone: its results are lost from this archive", results.IndexFile, results.RunsDir, id)}}
+			if sl := idx.sealed[id]; len(sl) == 1 {
+				run.Sealed = &sl[0].e
+				run.Notices[0] += fmt.Sprintf(" (line %d sealed it with verdict %s)", sl[0].n, sl[0].e.Verdict)
+			}
+			rep.Runs = append(rep.Runs, run)
 			continue
 		}
-		run := loadRun(runDir, id)
+		run := loadRun(runDir, id, idx)
 		if run.Fixture == "" {
 			run.Fixture = indexed[id].Fixture
 		}
@@ -232,13 +235,15 @@ func loadArchive(rep *Source) {
 	}
 }
 
-// loadRun reads one run folder. It never fails: what cannot be read is a
-// notice on the run or on one of its evidence files.
-func loadRun(dir, id string) *Run {
+// loadRun reads one run folder and compares its record with what idx, the
+// index of the archive around it, sealed (idx is nil for a run folder
+// without an archive). It never fails: what cannot be read is a notice on
+// the run or on one of its evidence files.
+func loadRun(dir, id string, idx *index) *Run {
 	run := &Run{ID: id, Dir: dir}
 	marker, markerErr := os.ReadFile(filepath.Join(dir, results.IncompleteFile))
-	if markerErr == nil {
-		run.State = StateIncomplete
+	marked := markerErr == nil
+	if marked {
 		var m struct {
 			Bench   string    `json:"bench"`
 			Fixture string    `json:"fixture"`
@@ -250,9 +255,9 @@ func loadRun(dir, id string) *Run {
 		run.Bench, run.Fixture, run.Opened = m.Bench, m.Fixture, m.Opened
 	}
 
-	recJSON, err := os.ReadFile(filepath.Join(dir, results.RecordFile))
+	recJSON, recErr := os.ReadFile(filepath.Join(dir, results.RecordFile))
 	switch {
-	case err == nil:
+	case recErr == nil:
 		rec, perr := results.ParseRecord(recJSON)
 		if perr != nil {
 			run.Notices = append(run.Notices, fmt.Sprintf("%s is not a valid record, so none of its verdicts are shown: %s",
@@ -264,18 +269,51 @@ func loadRun(dir, id string) *Run {
 		if rec.RunID != id {
 			run.Notices = append(run.Notices, fmt.Sprintf("the record's run_id is %q but its folder is %q (moved or swapped? run bench verify)", rec.RunID, id))
 		}
-	case errors.Is(err, fs.ErrNotExist):
-		if run.State != StateIncomplete {
-			run.Notices = append(run.Notices, fmt.Sprintf("%s is missing: the run's results are lost", results.RecordFile))
-		}
+	case errors.Is(recErr, fs.ErrNotExist):
 	default:
-		run.Notices = append(run.Notices, fmt.Sprintf("%s cannot be read: %v", results.RecordFile, err))
+		run.Notices = append(run.Notices, fmt.Sprintf("%s cannot be read: %v", results.RecordFile, recErr))
 	}
 
+	// What the archive sealed. A record without a marker claims to be
+	// sealed; a record with one may be too (a crash after the sealed line,
+	// or a marker put there to hide a verdict): the index decides.
+	sealed, tampered := checkSeal(run, idx, marked, recJSON, recErr)
+	if sealed != nil {
+		run.Sealed = &sealed.e
+		if sealed.e.Fixture != "" {
+			run.Fixture = sealed.e.Fixture
+		}
+	}
 	switch {
-	case run.State == StateIncomplete && run.Record != nil:
+	case len(tampered) > 0:
+		run.State, run.Record = StateTampered, nil
+		head := "this run's record cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown (run bench verify)"
+		if sealed != nil {
+			head = fmt.Sprintf("this run's record is not the one the archive sealed (%s line %d sealed it with verdict %s): the record or the index was changed after sealing, so none of its verdicts are shown (run bench verify)",
+				results.IndexFile, sealed.n, sealed.e.Verdict)
+		}
+		run.Notices = append(append([]string{head}, tampered...), run.Notices...)
+	case sealed != nil && run.Record == nil:
+		// Sealed, and the record is gone or broken: a lost result, even
+		// behind an INCOMPLETE marker.
+		run.State = StateUnreadable
+		what := "is missing"
+		if recErr == nil || !errors.Is(recErr, fs.ErrNotExist) {
+			what = "cannot be used"
+		}
+		run.Notices = append([]string{fmt.Sprintf("%s line %d sealed this run with verdict %s, but its %s %s: the run's results are lost",
+			results.IndexFile, sealed.n, sealed.e.Verdict, results.RecordFile, what)}, run.Notices...)
+	case sealed != nil:
+		run.State = StateSealed
+		if marked {
+			run.Notices = append(run.Notices, fmt.Sprintf("its %s marker is stale: %s line %d sealed the run (a crash after sealing, or the marker was put there later); bench verify checks the run in full",
+				results.IncompleteFile, results.IndexFile, sealed.n))
+		}
+	case marked && run.Record != nil:
+		run.State = StateIncomplete
 		run.Notices = append([]string{"the run went to its end, but sealing was cut off (crash, power loss or kill) after its record was written: the record is not signed"}, run.Notices...)
-	case run.State == StateIncomplete:
+	case marked:
+		run.State = StateIncomplete
 		opened := "at an unknown time"
 		if !run.Opened.IsZero() {
 			opened = run.Opened.UTC().Format(time.RFC3339)
@@ -285,6 +323,14 @@ func loadRun(dir, id string) *Run {
 		run.State = StateSealed
 	default:
 		run.State = StateUnreadable
+		if errors.Is(recErr, fs.ErrNotExist) {
+			run.Notices = append(run.Notices, fmt.Sprintf("%s is missing: the run's results are lost", results.RecordFile))
+		}
+	}
+	if idx == nil && run.Record != nil {
+		run.Notices = append(run.Notices, "this run folder was read without the archive around it, so its record could not be compared with what the archive's index sealed")
+	} else if idx != nil && !idx.ok && run.Record != nil {
+		run.Notices = append(run.Notices, fmt.Sprintf("the archive's %s is missing or cannot be read, so this record could not be compared with what was sealed", results.IndexFile))
 	}
 
 	if run.Record != nil {
@@ -307,6 +353,167 @@ func loadRun(dir, id string) *Run {
 		run.files = append(run.files, results.File{Path: results.EvidenceDir + "/" + e.Name(), Kind: guessKind(e.Name())})
 	}
 	return run
+}
+
+// checkSeal compares the run folder's record.json and record.dsse.json with
+// what idx, the archive's index, sealed. It returns the index's one
+// "sealed" line for the run (nil if none) and what differs (nothing: the
+// record is the one sealed, or there is nothing to compare with). This is
+// no signature check (the index can be edited too), but it is what keeps
+// a record edited by hand, a FAIL turned PASS, from reading as a result.
+func checkSeal(run *Run, idx *index, marked bool, recJSON []byte, recErr error) (*sealLine, []string) {
+	rec := run.Record
+	envJSON, envErr := os.ReadFile(filepath.Join(run.Dir, results.EnvelopeFile))
+	var bad []string
+	envelopeGone := func() {
+		if errors.Is(envErr, fs.ErrNotExist) {
+			bad = append(bad, fmt.Sprintf("its signature %s is missing: nothing shows the record is the one the bench signed", results.EnvelopeFile))
+		} else if envErr != nil {
+			bad = append(bad, fmt.Sprintf("its signature %s cannot be read: %v", results.EnvelopeFile, envErr))
+		}
+	}
+	if idx == nil || !idx.ok {
+		// Nothing to compare with (a notice says so); a record that claims
+		// to be sealed must still have its signature.
+		if rec != nil && !marked {
+			envelopeGone()
+		}
+		return nil, bad
+	}
+	lines := idx.sealedLines(run.ID, rec != nil && !marked)
+	switch {
+	case len(lines) > 1:
+		return nil, []string{fmt.Sprintf("%s seals this run more than once (lines %d and %d)", results.IndexFile, lines[0].n, lines[1].n)}
+	case len(lines) == 0:
+		if rec != nil && !marked {
+			bad = append(bad, fmt.Sprintf("%s has no \"sealed\" line for this run, yet its folder holds a record and no %s marker: the record was not sealed into this archive (copied in?) or its index line was removed",
+				results.IndexFile, results.IncompleteFile))
+		}
+		return nil, bad
+	}
+	sl := &lines[0]
+	if recErr != nil {
+		return sl, nil // the record is lost; loadRun says so
+	}
+	if got := sha256Hex(recJSON); got != sl.e.Record {
+		bad = append(bad, fmt.Sprintf("%s has SHA-256 %s, but %s line %d sealed it with %s", results.RecordFile, short(got), results.IndexFile, sl.n, short(sl.e.Record)))
+	}
+	if rec == nil {
+		return sl, nil // not a valid record: loadRun says so; its verdicts are not shown anyway
+	}
+	if rec.Verdict != sl.e.Verdict {
+		bad = append(bad, fmt.Sprintf("the record says verdict %s, but %s line %d sealed verdict %s", rec.Verdict, results.IndexFile, sl.n, sl.e.Verdict))
+	}
+	if rec.Fixture.Name != sl.e.Fixture {
+		bad = append(bad, fmt.Sprintf("the record says fixture %q, but %s line %d sealed fixture %q", rec.Fixture.Name, results.IndexFile, sl.n, sl.e.Fixture))
+	}
+	envelopeGone()
+	if envErr == nil {
+		if got := sha256Hex(envJSON); got != sl.e.Envelope {
+			bad = append(bad, fmt.Sprintf("its signature %s has SHA-256 %s, but %s line %d sealed it with %s", results.EnvelopeFile, short(got), results.IndexFile, sl.n, short(sl.e.Envelope)))
+		}
+	}
+	return sl, bad
+}
+
+// index is what an archive's index.jsonl says, as far as a report needs it:
+// the runs it names and the "sealed" lines of each. Its chain is bench
+// verify's to check.
+type index struct {
+	dir     string // the archive
+	ok      bool   // index.jsonl was read
+	named   map[string]results.IndexEntry
+	sealed  map[string][]sealLine
+	notices []string
+	reread  bool
+}
+
+// sealLine is a "sealed" line of the index and its number, from 1.
+type sealLine struct {
+	n int
+	e results.IndexEntry
+}
+
+func readIndex(archive string) *index {
+	idx := &index{dir: archive, named: map[string]results.IndexEntry{}, sealed: map[string][]sealLine{}}
+	b, err := os.ReadFile(filepath.Join(archive, results.IndexFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		idx.notices = append(idx.notices, fmt.Sprintf("the archive has no %s; runs are listed from the %s folder and their records cannot be compared with what was sealed", results.IndexFile, results.RunsDir))
+		return idx
+	case err != nil:
+		idx.notices = append(idx.notices, fmt.Sprintf("%s cannot be read: %v", results.IndexFile, err))
+		return idx
+	}
+	idx.ok = true
+	bad := 0
+	for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var e results.IndexEntry
+		if err := json.Unmarshal(line, &e); err != nil || e.Run == "" {
+			if bad++; bad <= 3 {
+				idx.notices = append(idx.notices, fmt.Sprintf("%s line %d is not an index entry; skipped", results.IndexFile, i+1))
+			}
+			continue
+		}
+		if prev, ok := idx.named[e.Run]; !ok || prev.Fixture == "" {
+			idx.named[e.Run] = e
+		}
+		if e.State == results.StateSealed {
+			idx.sealed[e.Run] = append(idx.sealed[e.Run], sealLine{i + 1, e})
+		}
+	}
+	if bad > 3 {
+		idx.notices = append(idx.notices, fmt.Sprintf("%s: %d more lines are not index entries", results.IndexFile, bad-3))
+	}
+	return idx
+}
+
+// sealedLines returns the index's "sealed" lines for run. With need (the
+// run's folder says it was sealed) and none found, the index is read once
+// more: a run sealed while Load was reading has its sealed line appended
+// before its marker goes, so after the first read of the index.
+func (idx *index) sealedLines(run string, need bool) []sealLine {
+	if len(idx.sealed[run]) == 0 && need && !idx.reread {
+		idx.reread = true
+		if again := readIndex(idx.dir); again.ok {
+			idx.sealed = again.sealed
+		}
+	}
+	return idx.sealed[run]
+}
+
+// archiveIndexOf reads the index of the archive around the run folder dir
+// (ARCHIVE/runs/RUN_ID), or returns nil when dir is not in one.
+func archiveIndexOf(dir string) *index {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	runs := filepath.Dir(abs)
+	archive := filepath.Dir(runs)
+	if filepath.Base(runs) != results.RunsDir || !exists(filepath.Join(archive, results.IndexFile)) {
+		return nil
+	}
+	return readIndex(archive)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// short is a digest as a person compares it.
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12] + "…"
+	}
+	if digest == "" {
+		return "(none)"
+	}
+	return digest
 }
 
 func guessKind(name string) results.Kind {

@@ -21,12 +21,15 @@ const SummaryFormat = "certbench-report/1"
 // It carries verdicts, reasons and references, not evidence: the record and
 // its evidence files are the full story.
 type Summary struct {
-	Format  string       `json:"format"` // SummaryFormat
-	Source  string       `json:"source"` // the folder reported on
-	Kind    string       `json:"kind"`   // KindArchive or KindRun
-	Totals  Totals       `json:"totals"`
-	Runs    []RunSummary `json:"runs"`
-	Notices []string     `json:"notices,omitempty"`
+	Format string `json:"format"` // SummaryFormat
+	Source string `json:"source"` // the folder reported on
+	Kind   string `json:"kind"`   // KindArchive or KindRun
+	// Signatures says they were not verified (NotVerified): a report reads
+	// the files as they are.
+	Signatures string       `json:"signatures"`
+	Totals     Totals       `json:"totals"`
+	Runs       []RunSummary `json:"runs"`
+	Notices    []string     `json:"notices,omitempty"`
 }
 
 // Totals are counts across the report: runs by state, sealed runs by
@@ -78,7 +81,7 @@ type CaseSummary struct {
 
 // Summarize builds the summary of rep.
 func Summarize(rep *Source) *Summary {
-	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Runs: []RunSummary{}, Notices: rep.Notices,
+	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Signatures: NotVerified(rep.Dir), Runs: []RunSummary{}, Notices: rep.Notices,
 		Totals: totals(rep)}
 	for _, run := range rep.Runs {
 		s.Runs = append(s.Runs, summarizeRun(run))
@@ -243,6 +246,10 @@ func headline(run *Run) string {
 		return "The results of this run are missing from the archive."
 	case run.State == StateUnreadable:
 		return "The record of this run cannot be read; it has no verdict."
+	case run.State == StateTampered && run.Sealed != nil:
+		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): it was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
+	case run.State == StateTampered:
+		return "The record of this run cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown."
 	case rec == nil:
 		return "This run was cut off before it finished; it has no verdict."
 	case run.Verdict() == "":
@@ -282,6 +289,8 @@ func bannerWord(run *Run) string {
 		return "MISSING"
 	case run.State == StateUnreadable:
 		return "UNREADABLE"
+	case run.State == StateTampered:
+		return "TAMPERED"
 	case run.Record == nil:
 		return "INCOMPLETE"
 	case run.State == StateIncomplete && run.Verdict() == results.Fail:

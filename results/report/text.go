@@ -29,6 +29,7 @@ func WriteText(w io.Writer, rep *Source) error {
 		if n := len(tot.Cases); n > 0 {
 			p("Cases: %s\n", countLine(tot.Cases))
 		}
+		p("%s.\n", sentenceCase(t(NotVerified(rep.Dir))))
 		for _, n := range rep.Notices {
 			p("! %s\n", t(n))
 		}
@@ -46,6 +47,9 @@ func WriteText(w io.Writer, rep *Source) error {
 			}
 			tw.Flush()
 		}
+	}
+	if rep.Kind == KindRun {
+		p("%s.\n\n", sentenceCase(t(NotVerified(rep.Dir))))
 	}
 	for i, run := range rep.Runs {
 		if i > 0 || rep.Kind == KindArchive {
@@ -132,7 +136,7 @@ func runStates(tot Totals) string {
 	if c := countLine(tot.Verdicts); c != "no cases" {
 		parts = append(parts, c)
 	}
-	for _, st := range []State{StateIncomplete, StateUnreadable, StateMissing} {
+	for _, st := range []State{StateTampered, StateIncomplete, StateUnreadable, StateMissing} {
 		if n := tot.States[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
