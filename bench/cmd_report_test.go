@@ -20,30 +20,16 @@ func TestReportThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(dir, "archive")
+	run := sealRun(t, archive, key, "cam-1", "<script>alert(1)</script>\r\nlogin: ", results.Case{
+		ID: "demo/ok", Suite: "demo", Title: "passes", Verdict: results.Pass,
+		References: results.References{EN303645: []string{"5.1-1"}},
+	}, results.Case{
+		ID: "demo/bad", Suite: "demo", Title: "default password", Verdict: results.Fail, Reason: "admin/admin accepted",
+		References: results.References{EN303645: []string{"5.1-1"}, PSTI: []string{"1(2)"}},
+		Evidence:   []results.EvidenceRef{{Path: "evidence/console-cam-1.jsonl"}},
+	})
 	a, err := results.OpenArchive(archive)
 	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := a.Begin(results.Meta{Bench: "test-bench", Fixture: "cam-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.AddEvidence("console-cam-1.jsonl", results.KindTranscript,
-		[]byte(`{"mono_ns":1000,"wall":"2026-11-24T23:50:01Z","dir":"rx","text":"<script>alert(1)</script>\r\nlogin: "}`+"\n")); err != nil {
-		t.Fatal(err)
-	}
-	rec := &results.Record{
-		Device:       results.Device{Model: "TestDev", Serial: "T-1", Firmware: results.Firmware{Version: "1.2.3"}},
-		Declarations: results.Declarations{SHA256: strings.Repeat("ab", 32)},
-		Cases: []results.Case{{
-			ID: "demo/ok", Suite: "demo", Title: "passes", Verdict: results.Pass,
-			References: results.References{EN303645: []string{"5.1-1"}},
-		}, {
-			ID: "demo/bad", Suite: "demo", Title: "default password", Verdict: results.Fail, Reason: "admin/admin accepted",
-			References: results.References{EN303645: []string{"5.1-1"}, PSTI: []string{"1(2)"}},
-			Evidence:   []results.EvidenceRef{{Path: "evidence/console-cam-1.jsonl"}},
-		}}}
-	if err := run.Seal(rec, key); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Begin(results.Meta{Bench: "test-bench", Fixture: "cam-2"}); err != nil { // never sealed

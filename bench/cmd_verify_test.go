@@ -32,28 +32,10 @@ func TestKeygenSignVerifyThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(dir, "archive")
-	a, err := results.OpenArchive(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := a.Begin(results.Meta{Bench: "test-bench", Fixture: "cam-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.AddEvidence("console-cam-1.jsonl", results.KindTranscript,
-		[]byte(`{"mono_ns":1,"wall":"2026-11-24T23:50:01.000000001Z","dir":"rx","text":"login: "}`+"\n")); err != nil {
-		t.Fatal(err)
-	}
-	rec := &results.Record{
-		Device:       results.Device{Model: "TestDev", Serial: "T-1"},
-		Declarations: results.Declarations{Name: "declarations.yaml", SHA256: strings.Repeat("ab", 32)},
-		Cases: []results.Case{{
-			ID: "demo/one", Suite: "demo", Title: "one", Verdict: results.Pass,
-			References: results.References{EN303645: []string{"5.1-1"}},
-		}}}
-	if err := run.Seal(rec, key); err != nil {
-		t.Fatal(err)
-	}
+	run := sealRun(t, archive, key, "cam-1", "login: ", results.Case{
+		ID: "demo/one", Suite: "demo", Title: "one", Verdict: results.Pass,
+		References: results.References{EN303645: []string{"5.1-1"}},
+	})
 
 	pub := filepath.Join(dir, "bench.pub")
 	if _, err := os.Stat(pub); err != nil {

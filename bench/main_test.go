@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/certbench/certbench/results"
 )
 
 // benchBin is the real bench binary, built once for the tests that run it
@@ -132,4 +135,31 @@ func skipOnNonLinux(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("ptys and GPIO fakes as used here are Linux-only")
 	}
+}
+
+// sealRun writes one run of fixture into the archive at dir: a transcript
+// holding text (one rx line) and the cases, signed with key.
+func sealRun(t *testing.T, dir string, key crypto.Signer, fixture, text string, cases ...results.Case) *results.Run {
+	t.Helper()
+	a, err := results.OpenArchive(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Begin(results.Meta{Bench: "test-bench", Fixture: fixture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf(`{"mono_ns":1000,"wall":"2026-11-24T23:50:01Z","dir":"rx","text":%q}`+"\n", text)
+	if err := run.AddEvidence("console-"+fixture+".jsonl", results.KindTranscript, []byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	rec := &results.Record{
+		Device:       results.Device{Model: "TestDev", Serial: "T-1", Firmware: results.Firmware{Version: "1.2.3"}},
+		Declarations: results.Declarations{Name: "declarations.yaml", SHA256: strings.Repeat("ab", 32)},
+		Cases:        cases,
+	}
+	if err := run.Seal(rec, key); err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
