@@ -220,8 +220,10 @@ func TestNegativeTimeoutMeansTimeIsUp(t *testing.T) {
 	// A timeout computed from a deadline that has passed is negative: it
 	// must not turn into "no limit".
 	l := openTCP(t, console.Config{})
+	w := l.c.Watch(console.Literal("ready")) // fires once the engine has the text
 	l.far().Write("ready\r\n")
-	l.tr.waitFor(t, "rx", func(rs []console.Record) bool { return strings.Contains(string(stream(t, rs, "rx")), "\n") })
+	await(t, w.Fired(), "the output arriving")
+	w.Stop()
 	cctx, cancel := context.WithTimeout(ctx, guard)
 	defer cancel()
 	if _, err := l.c.Expect(cctx, -time.Millisecond, console.Literal("ready")); err != nil {
