@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -179,6 +180,9 @@ func probeBench(ctx context.Context, b *fixtures.Bench, timeout time.Duration) *
 
 func probeConsole(ctx context.Context, f *fixtures.Fixture, timeout time.Duration, owners map[string]string, add func(what, target, status, detail string)) {
 	port := consolePort(f)
+	if s, ok := port.(console.Serial); ok && plugOrderName.MatchString(s.Path) {
+		add("console", s.Path, probeWarn, "this name follows plug order and can point at another adapter after a replug or reboot: name the port by its /dev/serial/by-id/ link, or by usb: {vid, pid, serial}")
+	}
 	// Two names for one device node (by-id and by-path links, /dev/ttyUSB0)
 	// pass the loader's check; the resolved node does not.
 	if s, ok := port.(console.Serial); ok && s.Path != "" {
@@ -203,6 +207,10 @@ func probeConsole(ctx context.Context, f *fixtures.Fixture, timeout time.Duratio
 	}
 	add("console", fmt.Sprint(port), probeOK, "opens")
 }
+
+// plugOrderName matches serial device names the kernel hands out in the
+// order adapters appear.
+var plugOrderName = regexp.MustCompile(`^/dev/tty(USB|ACM)[0-9]+$`)
 
 func probeNetwork(f *fixtures.Fixture, timeout time.Duration, add func(what, target, status, detail string)) {
 	if f.Network == nil {

@@ -157,3 +157,43 @@ func TestCheckFindsPortSharedThroughSymlink(t *testing.T) {
 		t.Fatalf("exit %d; a port shared through a symlink not reported:\n%s", code, out)
 	}
 }
+
+func TestCheckWarnsOfPlugOrderPortNames(t *testing.T) {
+	path := writeBench(t, `  - name: cam-1
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {port: /dev/ttyUSB7}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	_, out := runIn(t, "check", "-c", path)
+	if !strings.Contains(out, "/dev/ttyUSB7") || !strings.Contains(out, "/dev/serial/by-id/") {
+		t.Fatalf("no warning about a plug-order port name:\n%s", out)
+	}
+}
+
+func TestBenchFileProblemsOnePerLine(t *testing.T) {
+	path := writeBench(t, `  - name: cam-1
+    powr: {line: GPIO17}
+    console: {tcp: "127.0.0.1:1"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	code, _, errs := runBin(t, nil, "check", "-c", path)
+	if code != exitUsage {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	// Every problem line starts with FILE:LINE:COLUMN, for editors and grep.
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if len(lines) < 3 || !strings.Contains(lines[0], "problem(s)") {
+		t.Fatalf("want a header then one problem per line:\n%s", errs)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, path+":") {
+			t.Errorf("problem line does not start with the file's position: %q", l)
+		}
+	}
+	code, _, errs = runBin(t, nil, "check") // no -c, no ./bench.yaml here
+	if code != exitUsage || !strings.Contains(errs, "-c FILE") {
+		t.Fatalf("missing default bench file: exit %d, %q", code, errs)
+	}
+}

@@ -5,7 +5,10 @@ package main
 // GPIO line or serial port it ends on.
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/certbench/certbench/drivers/console"
 	"github.com/certbench/certbench/drivers/power"
@@ -13,18 +16,30 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// defaultBenchFile is what -c means when it is not given.
+const defaultBenchFile = "bench.yaml"
+
 // configFlag adds -c/--config to cmd, bound to *path.
 func configFlag(cmd *cobra.Command, path *string) {
-	cmd.Flags().StringVarP(path, "config", "c", "bench.yaml", "bench file (YAML)")
+	cmd.Flags().StringVarP(path, "config", "c", defaultBenchFile, "bench file (YAML)")
 }
 
 // loadBench loads the bench file; a bad file is the user's to fix (exit 2).
+// Its problems are printed one per line, each starting FILE:LINE:COLUMN, so
+// an editor or grep can jump to them.
 func loadBench(path string) (*fixtures.Bench, error) {
 	b, err := fixtures.LoadBench(path)
-	if err != nil {
-		return nil, usageError(fmt.Errorf("load bench file: %w", err))
+	if err == nil {
+		return b, nil
 	}
-	return b, nil
+	if _, statErr := os.Stat(path); path == defaultBenchFile && errors.Is(statErr, fs.ErrNotExist) {
+		return nil, usageError(fmt.Errorf("no %s in this folder: name the bench file with -c FILE", defaultBenchFile))
+	}
+	var list fixtures.ErrorList
+	if errors.As(err, &list) {
+		return nil, usageError(fmt.Errorf("loading %s found %d problem(s):\n%w", path, len(list), err))
+	}
+	return nil, usageError(fmt.Errorf("load bench file: %w", err))
 }
 
 // loadFixture loads the bench file and picks one fixture by name.
