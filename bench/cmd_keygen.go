@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -46,6 +47,10 @@ The key goes to --key, else the bench file's "key:" (with -c), else ./bench.key.
 			key, err := results.GenerateKey(alg)
 			if err != nil {
 				return usageError(err)
+			}
+			// The key's folder is made private: only the bench's user reads it.
+			if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+				return usageError(fmt.Errorf("make the key's folder: %w (choose another --key)", err))
 			}
 			if err := results.WriteKeyPair(keyPath, pubPath, key); err != nil {
 				if errors.Is(err, results.ErrKeyExists) {

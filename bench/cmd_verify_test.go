@@ -89,3 +89,17 @@ func TestVerifyRefusesWhatIsNotAnArchive(t *testing.T) {
 		}
 	}
 }
+
+func TestKeygenMakesThePrivateFolder(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "etc", "certbench", "bench.key")
+	if code, out, errs := runBin(t, nil, "keygen", "--key", keyPath); code != 0 {
+		t.Fatalf("keygen into a folder that does not exist yet: exit %d\n%s%s", code, out, errs)
+	}
+	fi, err := os.Stat(filepath.Dir(keyPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("key folder mode %v, want 0700", fi.Mode().Perm())
+	}
+}
