@@ -159,7 +159,11 @@ func (c *core) onOrRemaining(ctx context.Context, safed <-chan struct{}) (time.D
 	if wait <= 0 {
 		return 0, c.switchTo(ctx, ActionOn, true)
 	}
-	c.log.record(Event{Switch: c.event, Action: ActionWait, Detail: wait.String() + detail})
+	shown := wait // for people: 200ms, not 199.99993ms
+	if wait >= time.Millisecond {
+		shown = wait.Round(time.Millisecond)
+	}
+	c.log.record(Event{Switch: c.event, Action: ActionWait, Detail: shown.String() + detail})
 	return wait, nil
 }
 
