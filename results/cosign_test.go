@@ -15,7 +15,7 @@ import (
 // record.dsse.json for record.json, and rejects it for a changed record.
 // Install cosign with
 //
-//	go install github.com/sigstore/cosign/v2/cmd/cosign@latest
+//	go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 func TestCosignVerifiesEnvelope(t *testing.T) {
 	cosign, err := exec.LookPath("cosign")
 	if err != nil {
