@@ -35,10 +35,13 @@ folder and writes its results:
 
 A missing or malformed evidence file does not stop the report: it says so in
 place. Runs cut off by a crash are marked incomplete. A record that is not the
-one the archive's index sealed (edited, its signature file gone, never indexed)
-is marked tampered and none of its verdicts are shown; a run folder given
-without its archive cannot be compared, and the report says so. The report does
-not check signatures, and says so in every format: run 'bench verify' for that.
+one the archive's index sealed (edited, its signature file gone, never indexed),
+or whose SHA-256 differs from the one its record.dsse.json statement names, is
+marked tampered and none of its verdicts are shown. A run folder given without
+its archive is compared with its envelope only, and the report says so; if the
+envelope names no digest either, the run is unchecked: an <error> in JUnit. The
+report does not check signatures, and says so in every format: run
+'bench verify' for that.
 
 Exit status 0 when the report was written, whatever the verdicts (CI reads them
 from the JUnit file); 2 for bad usage, a folder that holds no results, or a

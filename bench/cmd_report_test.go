@@ -98,3 +98,87 @@ func TestReportThroughTheBinary(t *testing.T) {
 		}
 	}
 }
+
+// reportJUnit runs `bench report -o junit --out FILE dir` and returns the
+// file's counts, its run_state properties and the types of its errors.
+func reportJUnit(t *testing.T, dir string) (errors, failures int, states, errTypes []string) {
+	t.Helper()
+	xmlPath := filepath.Join(t.TempDir(), "f.xml")
+	if code, _, errs := runBin(t, nil, "report", "-o", "junit", "--out", xmlPath, dir); code != 0 {
+		t.Fatalf("report -o junit %s: exit %d: %s", dir, code, errs)
+	}
+	b, err := os.ReadFile(xmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suites   []struct {
+			Properties []struct {
+				Name  string `xml:"name,attr"`
+				Value string `xml:"value,attr"`
+			} `xml:"properties>property"`
+			Cases []struct {
+				Error *struct {
+					Type string `xml:"type,attr"`
+				} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("JUnit file: %v\n%s", err, b)
+	}
+	for _, s := range doc.Suites {
+		for _, p := range s.Properties {
+			if p.Name == "run_state" {
+				states = append(states, p.Value)
+			}
+		}
+		for _, c := range s.Cases {
+			if c.Error != nil {
+				errTypes = append(errTypes, c.Error.Type)
+			}
+		}
+	}
+	return doc.Errors, doc.Failures, states, errTypes
+}
+
+// copyRunOut copies a run's folder out of its archive, as a lab mails one
+// run to a retailer.
+func copyRunOut(t *testing.T, run *results.Run) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), filepath.Base(run.Dir()))
+	if err := os.CopyFS(dir, os.DirFS(run.Dir())); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestReportJUnitLooseEditedRun: a FAIL run's folder copied out of its
+// archive and edited to PASS is reported without an index to compare
+// with; its signature file's statement still names the record's real
+// digest, so JUnit must fail CI with TAMPERED, not read sealed and green.
+func TestReportJUnitLooseEditedRun(t *testing.T) {
+	key, err := results.GenerateKey(results.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := sealRun(t, filepath.Join(t.TempDir(), "archive"), key, "cam-1", "login: ",
+		results.Case{ID: "demo/ok", Suite: "demo", Title: "passes", Verdict: results.Pass, References: results.References{EN303645: []string{"5.1-1"}}},
+		results.Case{ID: "demo/bad", Suite: "demo", Title: "default password", Verdict: results.Fail, Reason: "admin/admin accepted",
+			References: results.References{EN303645: []string{"5.1-1"}}})
+	loose := copyRunOut(t, run)
+	recPath := filepath.Join(loose, results.RecordFile)
+	b, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recPath, []byte(strings.ReplaceAll(string(b), `"FAIL"`, `"PASS"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errs, _, states, types := reportJUnit(t, loose)
+	if errs == 0 || strings.Join(types, ",") != "TAMPERED" || strings.Join(states, ",") != "tampered" {
+		t.Errorf("JUnit on an edited run folder: %d errors of types %v, run_state %v; want one TAMPERED error", errs, types, states)
+	}
+}

@@ -27,9 +27,17 @@
 // whose signature is gone is StateTampered: none of its verdicts are shown,
 // and the notices say what differs. The index decides whether a run was
 // sealed, whatever INCOMPLETE marker its folder holds, so a marker can hide
-// neither a verdict nor an edit. A run folder read without the archive
-// around it (ARCHIVE/runs/RUN_ID) has no index to be compared with, and
-// says so. None of this replaces `bench verify`: the index is not signed.
+// neither a verdict nor an edit. Every record is also compared with the
+// SHA-256 the statement in its record.dsse.json names for record.json (no
+// key is needed to compare a digest; it is what cosign checks of an
+// attestation's subject): a record that differs is StateTampered, with or
+// without the archive around it. A run folder read without its archive
+// (ARCHIVE/runs/RUN_ID) has no index to be compared with, and says so; when
+// its envelope names no digest either, nothing vouches for the record and
+// the run is StateUnchecked: what it says is shown, but only a FAIL in it
+// is stated as a verdict, and JUnit has an error of type UNCHECKED. None of
+// this replaces `bench verify`: neither the index nor the envelope's
+// signature is checked here.
 //
 // # Excerpts and timelines
 //

@@ -35,8 +35,10 @@ import (
 // green.
 // Each testsuite's properties say that signatures were not verified (a
 // report does not check them; `bench verify` does); a run whose record is
-// not the one the archive sealed (StateTampered) is an <error> testcase of
-// type TAMPERED. References are <property> elements of each testcase (name "EN 303 645"
+// not the one the archive sealed or its envelope names (StateTampered) is
+// an <error> testcase of type TAMPERED, and one that nothing vouches for
+// (StateUnchecked) keeps its cases and gains an <error> testcase of type
+// UNCHECKED. References are <property> elements of each testcase (name "EN 303 645"
 // etc., one per ID) and are repeated in <system-out> for tools that ignore
 // testcase properties.
 

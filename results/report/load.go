@@ -66,6 +66,15 @@ const (
 	// changed after sealing; Record is nil and none of its verdicts are
 	// shown. The notices say what differs.
 	StateTampered State = "tampered"
+	// StateUnchecked: record.json is a valid record that claims to be
+	// sealed, but nothing at hand vouches for it: there is no index to
+	// compare it with (a run folder read without its archive, or an
+	// archive whose index is gone), and its signature file's statement
+	// does not name a digest for it (the file is not a DSSE envelope, or
+	// names no record.json). Nothing shows it was changed either, so what
+	// it says is shown, but like an unsealed record it is no verdict: only
+	// a FAIL in it is stated (a problem found stays found).
+	StateUnchecked State = "unchecked"
 )
 
 // NotVerified is what every report says about signatures, in every format:
@@ -135,9 +144,10 @@ func (r *Run) AllNotices() []string {
 }
 
 // Verdict is the run's verdict as a report may state it: a sealed record's,
-// or FAIL from a record that was written but never sealed (a problem found
-// stays found). Otherwise it is "": an unsealed PASS is not a result, and a
-// run without a valid record has no verdict.
+// or FAIL from a record that was written but never sealed, or that nothing
+// vouches for (a problem found stays found). Otherwise it is "": an unsealed
+// or unchecked PASS is not a result, and a run without a valid record has no
+// verdict.
 func (r *Run) Verdict() results.Verdict {
 	switch {
 	case r.Record == nil:
@@ -277,7 +287,7 @@ func loadRun(dir, id string, idx *index) *Run {
 	// What the archive sealed. A record without a marker claims to be
 	// sealed; a record with one may be too (a crash after the sealed line,
 	// or a marker put there to hide a verdict): the index decides.
-	sealed, tampered := checkSeal(run, idx, marked, recJSON, recErr)
+	sealed, tampered, unchecked := checkSeal(run, idx, marked, recJSON, recErr)
 	if sealed != nil {
 		run.Sealed = &sealed.e
 		if sealed.e.Fixture != "" {
@@ -293,6 +303,9 @@ func loadRun(dir, id string, idx *index) *Run {
 				results.IndexFile, sealed.n, sealed.e.Verdict)
 		}
 		run.Notices = append(append([]string{head}, tampered...), run.Notices...)
+	case unchecked != "":
+		run.State = StateUnchecked
+		run.Notices = append([]string{unchecked}, run.Notices...)
 	case sealed != nil && run.Record == nil:
 		// Sealed, and the record is gone or broken: a lost result, even
 		// behind an INCOMPLETE marker.
@@ -327,10 +340,12 @@ func loadRun(dir, id string, idx *index) *Run {
 			run.Notices = append(run.Notices, fmt.Sprintf("%s is missing: the run's results are lost", results.RecordFile))
 		}
 	}
-	if idx == nil && run.Record != nil {
-		run.Notices = append(run.Notices, "this run folder was read without the archive around it, so its record could not be compared with what the archive's index sealed")
-	} else if idx != nil && !idx.ok && run.Record != nil {
-		run.Notices = append(run.Notices, fmt.Sprintf("the archive's %s is missing or cannot be read, so this record could not be compared with what was sealed", results.IndexFile))
+	switch {
+	case run.State == StateUnchecked: // its notice says why
+	case idx == nil && run.Record != nil:
+		run.Notices = append(run.Notices, fmt.Sprintf("this run folder was read without the archive around it, so its record was compared only with the digest its %s names, not with what the archive's index sealed", results.EnvelopeFile))
+	case idx != nil && !idx.ok && run.Record != nil:
+		run.Notices = append(run.Notices, fmt.Sprintf("the archive's %s is missing or cannot be read, so this record was compared only with the digest its %s names, not with what was sealed", results.IndexFile, results.EnvelopeFile))
 	}
 
 	if run.Record != nil {
@@ -356,12 +371,16 @@ func loadRun(dir, id string, idx *index) *Run {
 }
 
 // checkSeal compares the run folder's record.json and record.dsse.json with
-// what idx, the archive's index, sealed. It returns the index's one
-// "sealed" line for the run (nil if none) and what differs (nothing: the
-// record is the one sealed, or there is nothing to compare with). This is
-// no signature check (the index can be edited too), but it is what keeps
-// a record edited by hand, a FAIL turned PASS, from reading as a result.
-func checkSeal(run *Run, idx *index, marked bool, recJSON []byte, recErr error) (*sealLine, []string) {
+// what idx, the archive's index, sealed, and record.json with the digest
+// the statement in record.dsse.json names for it. It returns the index's
+// one "sealed" line for the run (nil if none), what differs (nothing: the
+// record is the one sealed, or there is nothing to compare with), and for
+// a record that claims to be sealed but that neither the index nor the
+// envelope vouches for, why not (StateUnchecked). This is no signature
+// check (the index and the envelope can be edited too; `bench verify`
+// checks the signature), but it is what keeps a record edited by hand, a
+// FAIL turned PASS, from reading as a result, with or without its archive.
+func checkSeal(run *Run, idx *index, marked bool, recJSON []byte, recErr error) (*sealLine, []string, string) {
 	rec := run.Record
 	envJSON, envErr := os.ReadFile(filepath.Join(run.Dir, results.EnvelopeFile))
 	var bad []string
@@ -372,34 +391,58 @@ func checkSeal(run *Run, idx *index, marked bool, recJSON []byte, recErr error) 
 			bad = append(bad, fmt.Sprintf("its signature %s cannot be read: %v", results.EnvelopeFile, envErr))
 		}
 	}
-	if idx == nil || !idx.ok {
-		// Nothing to compare with (a notice says so); a record that claims
-		// to be sealed must still have its signature.
-		if rec != nil && !marked {
-			envelopeGone()
+	// What the envelope says of the record, as cosign checks an
+	// attestation's subject: no key is needed to compare a digest.
+	envVouches, envCannot := false, ""
+	if rec != nil && envErr == nil {
+		digest, why := recordDigest(envJSON)
+		switch got := sha256Hex(recJSON); {
+		case why != "":
+			envCannot = why
+		case digest != got:
+			bad = append(bad, fmt.Sprintf("%s has SHA-256 %s, but the statement in its signature %s names %s: the record was changed after it was signed",
+				results.RecordFile, short(got), results.EnvelopeFile, short(digest)))
+		default:
+			envVouches = true
 		}
-		return nil, bad
+	}
+	if idx == nil || !idx.ok {
+		// No index to compare with; a record that claims to be sealed must
+		// still have its signature, and the signature must name it.
+		if rec == nil || marked {
+			return nil, bad, ""
+		}
+		envelopeGone()
+		if len(bad) > 0 || envVouches {
+			return nil, bad, ""
+		}
+		without := "this run folder was read without the archive around it"
+		if idx != nil {
+			without = fmt.Sprintf("the archive's %s is missing or cannot be read", results.IndexFile)
+		}
+		return nil, nil, fmt.Sprintf("nothing vouches for this record: %s, and its signature %s %s; what it says is shown, but it is no verdict (run bench verify)",
+			without, results.EnvelopeFile, envCannot)
 	}
 	lines := idx.sealedLines(run.ID, rec != nil && !marked)
 	switch {
 	case len(lines) > 1:
-		return nil, []string{fmt.Sprintf("%s seals this run more than once (lines %d and %d)", results.IndexFile, lines[0].n, lines[1].n)}
+		return nil, append([]string{fmt.Sprintf("%s seals this run more than once (lines %d and %d)", results.IndexFile, lines[0].n, lines[1].n)}, bad...), ""
 	case len(lines) == 0:
 		if rec != nil && !marked {
 			bad = append(bad, fmt.Sprintf("%s has no \"sealed\" line for this run, yet its folder holds a record and no %s marker: the record was not sealed into this archive (copied in?) or its index line was removed",
 				results.IndexFile, results.IncompleteFile))
 		}
-		return nil, bad
+		return nil, bad, ""
 	}
 	sl := &lines[0]
 	if recErr != nil {
-		return sl, nil // the record is lost; loadRun says so
+		return sl, nil, "" // the record is lost; loadRun says so
 	}
 	if got := sha256Hex(recJSON); got != sl.e.Record {
 		bad = append(bad, fmt.Sprintf("%s has SHA-256 %s, but %s line %d sealed it with %s", results.RecordFile, short(got), results.IndexFile, sl.n, short(sl.e.Record)))
 	}
 	if rec == nil {
-		return sl, nil // not a valid record: loadRun says so; its verdicts are not shown anyway
+		return sl, nil, "" // not a valid record: loadRun says so; its verdicts are not shown anyway
 	}
 	if rec.Verdict != sl.e.Verdict {
 		bad = append(bad, fmt.Sprintf("the record says verdict %s, but %s line %d sealed verdict %s", rec.Verdict, results.IndexFile, sl.n, sl.e.Verdict))
@@ -413,7 +456,25 @@ func checkSeal(run *Run, idx *index, marked bool, recJSON []byte, recErr error) 
 			bad = append(bad, fmt.Sprintf("its signature %s has SHA-256 %s, but %s line %d sealed it with %s", results.EnvelopeFile, short(got), results.IndexFile, sl.n, short(sl.e.Envelope)))
 		}
 	}
-	return sl, bad
+	return sl, bad, ""
+}
+
+// recordDigest returns the SHA-256 the statement in record.dsse.json names
+// for record.json, or why it names none.
+func recordDigest(envJSON []byte) (digest, why string) {
+	env, err := results.ParseEnvelope(envJSON)
+	if err != nil {
+		return "", fmt.Sprintf("cannot be read (%v)", err)
+	}
+	st, err := env.Statement()
+	if err != nil {
+		return "", fmt.Sprintf("holds no statement (%v)", err)
+	}
+	d, ok := st.SubjectDigest(results.RecordSubject)
+	if !ok || d == "" {
+		return "", fmt.Sprintf("names no SHA-256 for %s", results.RecordSubject)
+	}
+	return d, ""
 }
 
 // index is what an archive's index.jsonl says, as far as a report needs it:

@@ -250,6 +250,10 @@ func headline(run *Run) string {
 		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): it was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
 	case run.State == StateTampered:
 		return "The record of this run cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown."
+	case run.State == StateUnchecked && run.Verdict() == results.Fail:
+		return fmt.Sprintf("%d of %d checks found a security problem, but nothing vouches for this record (no archive index to compare it with, and its signature file names no digest for it): it is shown unchecked.", counts(rec.Cases)[results.Fail], len(rec.Cases))
+	case run.State == StateUnchecked:
+		return "Nothing vouches for the record of this run (no archive index to compare it with, and its signature file names no digest for it): it has no verdict. What its checks recorded is shown unchecked."
 	case rec == nil:
 		return "This run was cut off before it finished; it has no verdict."
 	case run.Verdict() == "":
@@ -291,6 +295,10 @@ func bannerWord(run *Run) string {
 		return "UNREADABLE"
 	case run.State == StateTampered:
 		return "TAMPERED"
+	case run.State == StateUnchecked && run.Verdict() == results.Fail:
+		return "FAIL · UNCHECKED"
+	case run.State == StateUnchecked:
+		return "UNCHECKED"
 	case run.Record == nil:
 		return "INCOMPLETE"
 	case run.State == StateIncomplete && run.Verdict() == results.Fail:

@@ -186,7 +186,7 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 		notice string
 	}{
 		{edited, StateTampered, "the record says verdict PASS, but index.jsonl line 2 sealed verdict FAIL"},
-		{loose, StateSealed, "this run folder was read without the archive around it, so its record could not be compared"},
+		{loose, StateSealed, "this run folder was read without the archive around it, so its record was compared only with the digest its record.dsse.json names"},
 		{looseUnsigned, StateTampered, "its signature record.dsse.json is missing"},
 	} {
 		rep := load(t, tc.dir)
@@ -196,6 +196,82 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 		}
 		if out := string(renderReport(t, rep, Text)); !strings.HasPrefix(out, "Signatures are not verified by reports: run `bench verify "+tc.dir+"`") {
 			t.Errorf("text report on %s does not start by saying signatures were not verified:\n%s", tc.dir, out)
+		}
+	}
+}
+
+// TestLooseRunComparedWithItsEnvelope: a run folder read without its
+// archive has no index to vouch for its record, but its signature file's
+// statement names the record's SHA-256 (what cosign compares, no key
+// needed). A copy of a FAIL run edited to PASS must be TAMPERED in every
+// format, JUnit above all (CI reads nothing else); a record that neither
+// index nor envelope vouches for is UNCHECKED, an error in JUnit, and its
+// PASS no verdict.
+func TestLooseRunComparedWithItsEnvelope(t *testing.T) {
+	a, err := results.OpenArchive(filepath.Join(t.TempDir(), "archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := sealRun(t, a, "cam-1", testCase("1", results.Pass, ""), testCase("2", results.Fail, "admin/admin accepted"))
+	copyRun := func(name string) string {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.CopyFS(dir, os.DirFS(sealed)); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	edited, unvouched, editedUnvouched := copyRun("edited"), copyRun("unvouched"), copyRun("edited-unvouched")
+	editRecord(t, edited)
+	editRecord(t, editedUnvouched)
+	for _, dir := range []string{unvouched, editedUnvouched} {
+		// A DSSE envelope whose statement cannot be read: it names no
+		// digest for the record.
+		if err := os.WriteFile(filepath.Join(dir, results.EnvelopeFile), []byte(`{"payloadType":"text/plain","payload":"","signatures":[]}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, tc := range []struct {
+		dir     string
+		state   State
+		verdict results.Verdict
+		notice  string
+	}{
+		{edited, StateTampered, "", "but the statement in its signature record.dsse.json names "},
+		{unvouched, StateUnchecked, results.Fail, "nothing vouches for this record: this run folder was read without the archive around it, and its signature record.dsse.json holds no statement"},
+		{editedUnvouched, StateUnchecked, "", "nothing vouches for this record"},
+	} {
+		rep := load(t, tc.dir)
+		r := rep.Runs[0]
+		if r.State != tc.state || r.Verdict() != tc.verdict || !strings.Contains(strings.Join(r.Notices, "\n"), tc.notice) {
+			t.Errorf("%s: state %s, verdict %q, notices %q; want %s, %q and %q", filepath.Base(tc.dir), r.State, r.Verdict(), r.Notices, tc.state, tc.verdict, tc.notice)
+		}
+		doc := junitOf(t, tc.dir)
+		if doc.Errors == 0 {
+			t.Errorf("%s: JUnit has no error: CI would go green", filepath.Base(tc.dir))
+		}
+		runErr := ""
+		for _, s := range doc.Suites {
+			for _, p := range s.Properties {
+				if p.Name == "run_state" && p.Value != string(tc.state) {
+					t.Errorf("%s: JUnit run_state=%s, want %s", filepath.Base(tc.dir), p.Value, tc.state)
+				}
+				if p.Name == "run_verdict" && p.Value == string(results.Pass) {
+					t.Errorf("%s: JUnit run_verdict=PASS", filepath.Base(tc.dir))
+				}
+			}
+			for _, c := range s.Cases {
+				if strings.HasPrefix(c.Name, "run ") && c.Error != nil {
+					runErr = c.Error.Type
+				}
+			}
+		}
+		if want := strings.ToUpper(string(tc.state)); runErr != want {
+			t.Errorf("%s: JUnit run-level error %q, want %q", filepath.Base(tc.dir), runErr, want)
+		}
+		text := string(renderReport(t, rep, Text))
+		if strings.Contains(text, "No security problem found") || !strings.Contains(text, strings.ToUpper(string(tc.state))) {
+			t.Errorf("%s: text report:\n%s", filepath.Base(tc.dir), text)
 		}
 	}
 }

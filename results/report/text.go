@@ -136,7 +136,7 @@ func runStates(tot Totals) string {
 	if c := countLine(tot.Verdicts); c != "no cases" {
 		parts = append(parts, c)
 	}
-	for _, st := range []State{StateTampered, StateIncomplete, StateUnreadable, StateMissing} {
+	for _, st := range []State{StateTampered, StateUnchecked, StateIncomplete, StateUnreadable, StateMissing} {
 		if n := tot.States[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
