@@ -182,3 +182,31 @@ func TestReportJUnitLooseEditedRun(t *testing.T) {
 		t.Errorf("JUnit on an edited run folder: %d errors of types %v, run_state %v; want one TAMPERED error", errs, types, states)
 	}
 }
+
+// TestReportJUnitChangedEvidence: one byte of a sealed PASS run's
+// transcript changed makes `bench verify` exit 1; `bench report -o junit`
+// must not be green on it.
+func TestReportJUnitChangedEvidence(t *testing.T) {
+	key, err := results.GenerateKey(results.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "archive")
+	run := sealRun(t, archive, key, "cam-1", "login: ",
+		results.Case{ID: "demo/ok", Suite: "demo", Title: "passes", Verdict: results.Pass, References: results.References{EN303645: []string{"5.1-1"}}})
+	p := filepath.Join(run.Dir(), "evidence", "console-cam-1.jsonl")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0x01 // inside "login: "
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runBin(t, nil, "verify", archive); code != 1 {
+		t.Fatalf("bench verify on changed evidence: exit %d, want 1", code)
+	}
+	if errs, _, _, types := reportJUnit(t, archive); errs != 1 || strings.Join(types, ",") != "EVIDENCE" {
+		t.Errorf("JUnit on changed evidence: %d errors of types %v; want one EVIDENCE error", errs, types)
+	}
+}

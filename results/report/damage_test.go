@@ -65,8 +65,8 @@ func TestDamagedArchive(t *testing.T) {
 			out = strings.ReplaceAll(out, "&#34;", `"`)
 			out = strings.ReplaceAll(out, "&#39;", `'`)
 		}
-		if f == JUnit || f == JSON {
-			continue // checked below: they carry the run notices, not all evidence notices
+		if f == JSON {
+			continue // checked below: it carries the run notices, not all evidence notices
 		}
 		for _, n := range wantNotices {
 			if !strings.Contains(out, n) {
@@ -98,8 +98,9 @@ func TestDamagedArchive(t *testing.T) {
 	if err := xml.Unmarshal(renderReport(t, rep, JUnit), &doc); err != nil {
 		t.Fatal(err)
 	}
-	// 6 cases of the fail run, and one error for each lost run.
-	if doc.Tests != 8 || doc.Failures != 1 || doc.Errors != 2+2 {
+	// 6 cases of the fail run, one error for its damaged evidence, and one
+	// error for each lost run.
+	if doc.Tests != 9 || doc.Failures != 1 || doc.Errors != 2+1+2 {
 		t.Errorf("JUnit totals: %+v", doc)
 	}
 	types := map[string]bool{}
@@ -110,8 +111,8 @@ func TestDamagedArchive(t *testing.T) {
 			}
 		}
 	}
-	if !types["UNREADABLE"] || !types["MISSING"] {
-		t.Errorf("JUnit error types: %v, want UNREADABLE and MISSING among them", types)
+	if !types["UNREADABLE"] || !types["MISSING"] || !types["EVIDENCE"] {
+		t.Errorf("JUnit error types: %v, want UNREADABLE, MISSING and EVIDENCE among them", types)
 	}
 	s := Summarize(rep)
 	if s.Totals.States[StateUnreadable] != 1 || s.Totals.States[StateMissing] != 1 || s.Totals.Verdicts[results.Pass] != 0 {

@@ -62,5 +62,9 @@
 // an error testcase of its own, so a crash or a lost record fails a CI job
 // instead of vanishing from it. So does a sealed run whose verdict is ERROR,
 // NOT_RUN or INCONCLUSIVE: `bench run` exits 3 for it, and CI must not
-// count its skipped NOT_RUN cases as green.
+// count its skipped NOT_RUN cases as green. A sealed run whose evidence is
+// not as recorded (changed after the run, missing, unreadable, incomplete)
+// adds an error testcase of type EVIDENCE carrying the notices: `bench
+// verify` fails it, and its verdicts do not rest on what was recorded. The
+// JSON summary lists the same notices in a run's evidence_problems.
 package report

@@ -38,7 +38,10 @@ import (
 // not the one the archive sealed or its envelope names (StateTampered) is
 // an <error> testcase of type TAMPERED, and one that nothing vouches for
 // (StateUnchecked) keeps its cases and gains an <error> testcase of type
-// UNCHECKED. References are <property> elements of each testcase (name "EN 303 645"
+// UNCHECKED. A sealed run any of whose evidence files changed after the
+// run, is missing, unreadable or marked incomplete gains an <error> testcase
+// of type EVIDENCE carrying the notices: `bench verify` fails it, so CI must
+// not go green on it. References are <property> elements of each testcase (name "EN 303 645"
 // etc., one per ID) and are repeated in <system-out> for tools that ignore
 // testcase properties.
 
@@ -191,6 +194,17 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		}
 		s.add(junitCase{Name: x("run " + run.ID + ": " + string(rec.Verdict)), Classname: "run", Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: string(rec.Verdict), Body: body.String()}})
+		suites = append(suites, s)
+	}
+	if problems := run.EvidenceProblems(); run.State == StateSealed && len(problems) > 0 {
+		// Evidence changed, missing or incomplete: `bench verify` fails
+		// the run, and its verdicts do not rest on what was recorded.
+		// (A run that is not sealed has the error below, which carries
+		// these notices too.)
+		s := junitSuite{Name: suiteName(run, "evidence"), Package: "run", Timestamp: stamp, Properties: props}
+		msg := fmt.Sprintf("run %s: its evidence is not as recorded (changed, missing, unreadable or incomplete), so its verdicts cannot be shown resting on it; run bench verify", run.ID)
+		s.add(junitCase{Name: x("run " + run.ID + ": evidence"), Classname: "run", Time: "0",
+			Error: &junitProblem{Message: x(msg), Type: "EVIDENCE", Body: x(strings.Join(problems, "\n"))}})
 		suites = append(suites, s)
 	}
 	if run.State != StateSealed {

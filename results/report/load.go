@@ -143,6 +143,19 @@ func (r *Run) AllNotices() []string {
 	return out
 }
 
+// EvidenceProblems are the notices of the run's evidence files: a file
+// changed after the run, missing or unreadable, marked incomplete by the
+// bench, or with lines that cannot be decoded. Each means the run's
+// verdicts cannot be shown resting on what was recorded; `bench verify`
+// fails such a run, so no report may show it green.
+func (r *Run) EvidenceProblems() []string {
+	var out []string
+	for _, ev := range r.Evidence() {
+		out = append(out, ev.Notices...)
+	}
+	return out
+}
+
 // Verdict is the run's verdict as a report may state it: a sealed record's,
 // or FAIL from a record that was written but never sealed, or that nothing
 // vouches for (a problem found stays found). Otherwise it is "": an unsealed

@@ -61,6 +61,11 @@ type RunSummary struct {
 	Cases    []CaseSummary           `json:"cases"`
 	// Notices are about the run and its evidence files.
 	Notices []string `json:"notices,omitempty"`
+	// EvidenceProblems are those of the notices that are about its
+	// evidence files (Run.EvidenceProblems): changed, missing, unreadable,
+	// incomplete or malformed. A run with any is not green, whatever its
+	// verdict; JUnit gives it an <error> of type EVIDENCE.
+	EvidenceProblems []string `json:"evidence_problems,omitempty"`
 }
 
 // CaseSummary is one case.
@@ -109,7 +114,7 @@ func totals(rep *Source) Totals {
 func summarizeRun(run *Run) RunSummary {
 	defer run.release()
 	rs := RunSummary{RunID: run.ID, State: run.State, Bench: run.Bench, Fixture: run.Fixture,
-		Counts: map[results.Verdict]int{}, Cases: []CaseSummary{}, Notices: run.AllNotices()}
+		Counts: map[results.Verdict]int{}, Cases: []CaseSummary{}, Notices: run.AllNotices(), EvidenceProblems: run.EvidenceProblems()}
 	rec := run.Record
 	if rec == nil {
 		rs.Started = run.Opened
