@@ -26,7 +26,8 @@ folder and writes its results:
          look like a pass), NOT_APPLICABLE and NOT_RUN are <skipped>. A run cut
          off by a crash, unreadable or missing is an <error> testcase of its own,
          and so is a run whose verdict is ERROR, NOT_RUN or INCONCLUSIVE (bench
-         run exits 3 for it: CI must not go green), and a run whose evidence
+         run exits 3 for it: CI must not go green) when no case of it is
+         already a <failure> or <error>, and a run whose evidence
          changed, is missing or incomplete (an <error> of type EVIDENCE).
   html   one self-contained page (no scripts, nothing fetched): the verdict,
          device and a sentence per problem at the top, then per case its

@@ -61,8 +61,11 @@
 // NOT_APPLICABLE and NOT_RUN are skipped. A run without a sealed record adds
 // an error testcase of its own, so a crash or a lost record fails a CI job
 // instead of vanishing from it. So does a sealed run whose verdict is ERROR,
-// NOT_RUN or INCONCLUSIVE: `bench run` exits 3 for it, and CI must not
-// count its skipped NOT_RUN cases as green. A sealed run whose evidence is
+// NOT_RUN or INCONCLUSIVE when none of its cases is already a failure or an
+// error (its cases are all PASS, NOT_APPLICABLE or NOT_RUN, or it has none):
+// `bench run` exits 3 for it, and CI must not count its skipped NOT_RUN
+// cases as green; a run whose ERROR or INCONCLUSIVE case is already an
+// error is not counted twice. A sealed run whose evidence is
 // not as recorded (changed after the run, missing, unreadable, incomplete)
 // adds an error testcase of type EVIDENCE carrying the notices: `bench
 // verify` fails it, and its verdicts do not rest on what was recorded. The

@@ -37,7 +37,7 @@ func TestJUnitEvidenceProblem(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "evidence/console-cam-1.jsonl cannot be read", 1},
-		{"incomplete", nil, "evidence/console-cam-1.jsonl is incomplete: serial port lost", 3},
+		{"incomplete", nil, "evidence/console-cam-1.jsonl is incomplete: serial port lost", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := results.OpenArchive(t.TempDir())

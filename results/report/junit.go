@@ -30,9 +30,10 @@ import (
 // result must fail a CI job, not vanish from it. A run whose record was
 // written but never sealed keeps its cases and gains that <error> testcase.
 // So does a sealed run whose verdict is ERROR, NOT_RUN or INCONCLUSIVE
-// (`bench run` exits 3): its NOT_RUN cases alone are only <skipped>, which
-// CI counts as green. A run that is all NOT_APPLICABLE exits 0 and stays
-// green.
+// (`bench run` exits 3) when none of its cases is already a <failure> or
+// <error>: its NOT_RUN cases alone are only <skipped>, which CI counts as
+// green (a case that is already an error is not counted twice). A run that
+// is all NOT_APPLICABLE exits 0 and stays green.
 // Each testsuite's properties say that signatures were not verified (a
 // report does not check them; `bench verify` does); a run whose record is
 // not the one the archive sealed or its envelope names (StateTampered) is
@@ -178,11 +179,20 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 			suites[k].add(junitCaseOf(run, c))
 		}
 	}
-	if run.State == StateSealed && results.ExitCode(rec.Verdict) == 3 {
+	if run.State == StateSealed && results.ExitCode(rec.Verdict) == 3 && !shownNotGreen(rec.Cases) {
 		// Cases NOT_RUN are skipped, which CI counts as green; a run that
-		// `bench run` would end with exit 3 must not be.
+		// `bench run` would end with exit 3 must not be. When a case is
+		// already an <error> or <failure>, CI is red and this testcase
+		// would only count the same problem twice.
 		s := junitSuite{Name: suiteName(run, "run"), Package: "run", Timestamp: stamp, Properties: props}
-		msg := fmt.Sprintf("run %s has verdict %s: it did not complete (bench run exits 3)", run.ID, rec.Verdict)
+		why := "it did not complete"
+		switch rec.Verdict {
+		case results.Error:
+			why = "a fault on the test bench kept it from deciding"
+		case results.Inconclusive:
+			why = "it completed, but could not reach a decision"
+		}
+		msg := fmt.Sprintf("run %s has verdict %s: %s (bench run exits 3)", run.ID, rec.Verdict, why)
 		var body strings.Builder
 		for _, c := range casesBySeverity(rec.Cases) {
 			if results.ExitCode(c.Verdict) == 3 {
@@ -220,6 +230,18 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		suites = append(suites, s)
 	}
 	return suites
+}
+
+// shownNotGreen says whether a case of cs is already a JUnit <failure> or
+// <error> (FAIL, ERROR, INCONCLUSIVE), which keeps CI from going green.
+func shownNotGreen(cs []results.Case) bool {
+	for _, c := range cs {
+		switch c.Verdict {
+		case results.Fail, results.Error, results.Inconclusive:
+			return true
+		}
+	}
+	return false
 }
 
 // suiteName is unique across an archive, where one suite runs on many

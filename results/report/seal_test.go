@@ -71,19 +71,24 @@ func junitOf(t *testing.T, dir string) junitDoc {
 // TestJUnitRunNotDecided: a sealed run that `bench run` ends with exit 3
 // (ERROR, NOT_RUN, INCONCLUSIVE) must fail a CI job even when its only
 // undecided cases are NOT_RUN, which JUnit can only call skipped; a run
-// that is all NOT_APPLICABLE exits 0 and stays green.
+// whose ERROR or INCONCLUSIVE case is already an <error> is counted once,
+// not again by a run-level testcase; a run that is all NOT_APPLICABLE
+// exits 0 and stays green.
 func TestJUnitRunNotDecided(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		cases []results.Case
-		want  results.Verdict // the run-level error's type; "" for none
+		name   string
+		cases  []results.Case
+		want   results.Verdict // the run-level error's type; "" for none
+		errors int             // JUnit's count
 	}{
-		{"not run", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.NotRun, "run cancelled")}, results.NotRun},
-		{"inconclusive", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.Inconclusive, "no older image")}, results.Inconclusive},
-		{"error", []results.Case{testCase("1", results.Error, "console lost")}, results.Error},
-		{"no cases", nil, results.NotRun},
-		{"not applicable", []results.Case{testCase("1", results.NotApplicable, "no UART")}, ""},
-		{"pass", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.NotApplicable, "no UART")}, ""},
+		{"not run", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.NotRun, "run cancelled")}, results.NotRun, 1},
+		{"inconclusive", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.Inconclusive, "no older image")}, "", 1},
+		{"error", []results.Case{testCase("1", results.Error, "console lost")}, "", 1},
+		{"error and not run", []results.Case{testCase("1", results.Error, "console lost"), testCase("2", results.NotRun, "")}, "", 1},
+		{"fail and not run", []results.Case{testCase("1", results.Fail, "admin/admin accepted"), testCase("2", results.NotRun, "")}, "", 0},
+		{"no cases", nil, results.NotRun, 1},
+		{"not applicable", []results.Case{testCase("1", results.NotApplicable, "no UART")}, "", 0},
+		{"pass", []results.Case{testCase("1", results.Pass, ""), testCase("2", results.NotApplicable, "no UART")}, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := results.OpenArchive(t.TempDir())
@@ -97,8 +102,8 @@ func TestJUnitRunNotDecided(t *testing.T) {
 				for _, c := range s.Cases {
 					if strings.HasPrefix(c.Name, "run ") && c.Error != nil {
 						runErr = c.Error.Type
-						if !strings.Contains(c.Error.Message, "exits 3") {
-							t.Errorf("run error message %q does not say bench run exits 3", c.Error.Message)
+						if !strings.Contains(c.Error.Message, "did not complete (bench run exits 3)") {
+							t.Errorf("run error message %q does not say the run did not complete and bench run exits 3", c.Error.Message)
 						}
 						if tc.want == results.NotRun && len(tc.cases) > 0 && !strings.Contains(c.Error.Body, "c/2 The check “check 2” was not run: run cancelled.") {
 							t.Errorf("run error body does not name the case not run:\n%s", c.Error.Body)
@@ -109,11 +114,11 @@ func TestJUnitRunNotDecided(t *testing.T) {
 			if runErr != string(tc.want) {
 				t.Errorf("run-level error type %q, want %q", runErr, tc.want)
 			}
-			if tc.want == "" && (doc.Errors != 0 || doc.Failures != 0) {
-				t.Errorf("a run that exits 0 shows %d errors, %d failures", doc.Errors, doc.Failures)
+			if doc.Errors != tc.errors {
+				t.Errorf("JUnit counts %d errors, want %d", doc.Errors, tc.errors)
 			}
-			if tc.want != "" && doc.Errors == 0 {
-				t.Errorf("a run that exits 3 shows no JUnit error: CI would go green")
+			if doc.Errors+doc.Failures == 0 && results.RunVerdict(tc.cases) != results.Pass && results.RunVerdict(tc.cases) != results.NotApplicable {
+				t.Errorf("a run with verdict %s shows no JUnit error or failure: CI would go green", results.RunVerdict(tc.cases))
 			}
 		})
 	}
@@ -192,5 +197,35 @@ func TestUnsealedPassIsNoVerdict(t *testing.T) {
 				t.Errorf("JUnit property run_verdict=%s for a run never sealed", p.Value)
 			}
 		}
+	}
+}
+
+// TestJUnitCountsMixedArchive: five runs, one each PASS, FAIL, ERROR,
+// NOT_RUN and INCONCLUSIVE, each beside a passing case. Every case is one
+// testcase and each run that is not green is counted once: the FAIL a
+// failure, the ERROR and INCONCLUSIVE cases an error each, and the NOT_RUN
+// run (its case only skipped) one run-level error.
+func TestJUnitCountsMixedArchive(t *testing.T) {
+	a, err := results.OpenArchive(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := testCase("1", results.Pass, "")
+	sealRun(t, a, "cam-1", ok)
+	sealRun(t, a, "cam-2", ok, testCase("2", results.Fail, "admin/admin accepted"))
+	sealRun(t, a, "cam-3", ok, testCase("2", results.Error, "console lost"))
+	sealRun(t, a, "cam-4", ok, testCase("2", results.NotRun, ""))
+	sealRun(t, a, "cam-5", ok, testCase("2", results.Inconclusive, "no older image"))
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Skipped  int `xml:"skipped,attr"`
+	}
+	if err := xml.Unmarshal(renderReport(t, load(t, a.Dir()), JUnit), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Tests != 9+1 || doc.Failures != 1 || doc.Errors != 3 || doc.Skipped != 1 {
+		t.Errorf("JUnit counts %+v; want 10 tests, 1 failure, 3 errors, 1 skipped", doc)
 	}
 }
