@@ -55,10 +55,15 @@ func (p *PTY) Far() *Far {
 }
 
 // Hangup closes the master, as a device whose USB adapter loses power:
-// the slave node disappears and the console's reads fail.
+// the slave node disappears and the console's reads fail. Path goes too, as
+// a /dev/serial/by-id link does on unplugging: the kernel soon hands the
+// freed /dev/pts number to the next pty opened anywhere on the machine
+// (another test package's), and a console reopening a link left pointing
+// there would read that pty's bytes.
 func (p *PTY) Hangup() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	os.Remove(p.Path)
 	if p.far != nil {
 		p.far.Close()
 		p.tty.Close()
