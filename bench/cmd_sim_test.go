@@ -58,7 +58,7 @@ func TestSimRunsALabOtherCommandsUse(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("bench sim printed no unit table")
 	}
-	for _, want := range []string{"cam-1", "cam-2", "/dev/pts/", "SIM_CAM_1_RELAY", "no-lockout", "CERTBENCH_SIM_GPIO=" + filepath.Join(dir, "gpio.sock")} {
+	for _, want := range []string{"cam-1", "cam-2", filepath.Join(dir, "units", "cam-1", "tty"), "SIM_CAM_1_RELAY", "no-lockout", "CERTBENCH_SIM_GPIO=" + filepath.Join(dir, "gpio.sock")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench sim's table lacks %q:\n%s", want, out)
 		}
