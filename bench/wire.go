@@ -90,22 +90,6 @@ func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
 	return sw, nil
 }
 
-// newButton makes the fixture's reset button, nil when none is wired.
-func newButton(f *fixtures.Fixture, log *power.Log) (*power.Button, error) {
-	if f.Button == nil {
-		return nil, nil
-	}
-	b, err := power.NewButton(power.ButtonConfig{
-		Line:      f.Button.Line,
-		ActiveLow: f.Button.ActiveLow,
-		Log:       log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fixture %q: button: %w", f.Name, err)
-	}
-	return b, nil
-}
-
 // consolePort says where the fixture's console is.
 func consolePort(f *fixtures.Fixture) console.Port {
 	c := f.Console

@@ -231,10 +231,9 @@ func shortID(id string) string {
 // DER, which DSSE verifiers, cosign included, expect) and the message
 // itself for Ed25519.
 type keySigner struct {
-	key  crypto.Signer
-	alg  string
-	id   string
-	hash crypto.Hash
+	key crypto.Signer
+	alg string
+	id  string
 }
 
 var _ dsse.Signer = (*keySigner)(nil)

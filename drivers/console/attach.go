@@ -41,9 +41,7 @@ func (c *Console) Attach(ctx context.Context, in io.Reader, out io.Writer, escap
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		if _, ok := c.taps[fromDevice]; ok {
-			delete(c.taps, fromDevice)
-		}
+		delete(c.taps, fromDevice)
 		c.mu.Unlock()
 	}()
 

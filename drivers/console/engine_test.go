@@ -9,8 +9,8 @@ import (
 )
 
 // feedWait registers a wait on a fresh stream and feeds chunks until it
-// finishes; it returns the match (or error) and how many chunks it took.
-func feedWait(t *testing.T, s *stream, want, not []Pattern, chunks ...string) (*Match, error, int) {
+// finishes; it returns the match, how many chunks it took, and the error.
+func feedWait(t *testing.T, s *stream, want, not []Pattern, chunks ...string) (*Match, int, error) {
 	t.Helper()
 	start := max(s.consumed, s.base)
 	w := &waiter{start: start, done: make(chan struct{})}
@@ -21,12 +21,12 @@ func feedWait(t *testing.T, s *stream, want, not []Pattern, chunks ...string) (*
 	for i := 0; ; i++ {
 		select {
 		case <-w.done:
-			return w.m, w.err, i
+			return w.m, i, w.err
 		default:
 		}
 		if i == len(chunks) {
 			s.wait = nil
-			return nil, nil, i
+			return nil, i, nil
 		}
 		s.feed([]byte(chunks[i]))
 	}
@@ -41,7 +41,7 @@ func TestMatchSplitAcrossChunksAtEverySplit(t *testing.T) {
 	for i := 0; i <= len(text); i++ {
 		for j := i; j <= len(text); j++ {
 			s := newStream(minBacklog)
-			m, err, _ := feedWait(t, s, patterns, nil, text[:i], text[i:j], text[j:])
+			m, _, err := feedWait(t, s, patterns, nil, text[:i], text[i:j], text[j:])
 			if err != nil || m == nil {
 				t.Fatalf("split %d/%d: match %v, err %v", i, j, m, err)
 			}
@@ -76,7 +76,7 @@ func TestEndlessLineAndNoNewline(t *testing.T) {
 		chunks = append(chunks, chunk)
 	}
 	chunks = append(chunks, "lo", "gin: ")
-	m, err, n := feedWait(t, s, []Pattern{Literal("login: "), MustRegexp(`x{5}y`)}, nil, chunks...)
+	m, n, err := feedWait(t, s, []Pattern{Literal("login: "), MustRegexp(`x{5}y`)}, nil, chunks...)
 	if err != nil || m == nil || m.Index != 0 || n != len(chunks) {
 		t.Fatalf("match %+v err %v after %d chunks", m, err, n)
 	}
@@ -120,7 +120,7 @@ func TestAnchorsNotFooledByChunkEdge(t *testing.T) {
 	if m, _, _ := feedWait(t, s, []Pattern{p}, nil, "foo", strings.Repeat("z", 10), "login: "); m != nil {
 		t.Fatalf("^ matched mid-line: %+v", m)
 	}
-	m, err, _ := feedWait(t, s, []Pattern{p}, nil, "\nlogin", ": ")
+	m, _, err := feedWait(t, s, []Pattern{p}, nil, "\nlogin", ": ")
 	if err != nil || m == nil {
 		t.Fatalf("^ at a real line start: match %v err %v", m, err)
 	}
@@ -133,18 +133,18 @@ func TestAnchorsNotFooledByChunkEdge(t *testing.T) {
 
 func TestFirstToEndWinsAndUnwantedWinsTies(t *testing.T) {
 	s := newStream(minBacklog)
-	m, err, _ := feedWait(t, s, []Pattern{Literal("login: "), Literal("U-Boot")}, nil, "U-Boot 2024\nlogin: ")
+	m, _, err := feedWait(t, s, []Pattern{Literal("login: "), Literal("U-Boot")}, nil, "U-Boot 2024\nlogin: ")
 	if err != nil || m.Index != 1 {
 		t.Fatalf("want the earlier match (U-Boot), got %+v %v", m, err)
 	}
 	// Consumed up to U-Boot: the next wait sees the rest.
-	m, err, _ = feedWait(t, s, []Pattern{Literal("login: ")}, []Pattern{Literal("2024")}, "")
+	m, _, err = feedWait(t, s, []Pattern{Literal("login: ")}, []Pattern{Literal("2024")}, "")
 	var u *UnwantedError
 	if !errors.As(err, &u) || u.Match.Text != "2024" {
 		t.Fatalf("unwanted 2024 before login: got %+v %v", m, err)
 	}
 	s = newStream(minBacklog)
-	_, err, _ = feedWait(t, s, []Pattern{Literal("panic")}, []Pattern{Literal("Kernel panic")}, "Kernel panic - not syncing")
+	_, _, err = feedWait(t, s, []Pattern{Literal("panic")}, []Pattern{Literal("Kernel panic")}, "Kernel panic - not syncing")
 	if !errors.Is(err, ErrUnwanted) {
 		t.Fatalf("a tie must go to the unwanted pattern, got %v", err)
 	}
@@ -152,7 +152,7 @@ func TestFirstToEndWinsAndUnwantedWinsTies(t *testing.T) {
 
 func TestCaseFoldedFactor(t *testing.T) {
 	s := newStream(minBacklog)
-	m, err, _ := feedWait(t, s, []Pattern{MustRegexp(`(?i)press ENTER to activate`)}, nil, "Please PRESS", " enter TO activate this console")
+	m, _, err := feedWait(t, s, []Pattern{MustRegexp(`(?i)press ENTER to activate`)}, nil, "Please PRESS", " enter TO activate this console")
 	if err != nil || m == nil || m.Text != "PRESS enter TO activate" {
 		t.Fatalf("got %+v %v", m, err)
 	}
@@ -246,7 +246,7 @@ func TestAlternativeFactorsFindEveryBranch(t *testing.T) {
 	p := MustRegexp(`(?i)(?:error|failed):`)
 	for _, text := range []string{"mount: ERROR:", "fsck FAILED:"} {
 		s := newStream(minBacklog)
-		if m, err, _ := feedWait(t, s, []Pattern{p}, nil, "xx", text[:4], text[4:]); err != nil || m == nil {
+		if m, _, err := feedWait(t, s, []Pattern{p}, nil, "xx", text[:4], text[4:]); err != nil || m == nil {
 			t.Fatalf("%q: %v %v", text, m, err)
 		}
 	}
