@@ -269,8 +269,8 @@ Variants:
 				return fmt.Errorf("sim image make: %w", err)
 			}
 			sum := sha256.Sum256(data)
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s image of %s %s counter %d, %d bytes, sha256:%s)\n",
-				output, v, base.Model, base.Version, base.Counter, len(data), hex.EncodeToString(sum[:]))
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s, %d bytes, sha256:%s)\n",
+				output, describeMade(v, base, data), len(data), hex.EncodeToString(sum[:]))
 			return nil
 		},
 	}
@@ -323,6 +323,22 @@ Variants:
 	}
 	img.AddCommand(mk, inspect)
 	return img
+}
+
+// describeMade says what the image made says it is (model, version and
+// counter read back from its header, so a newer image names the new
+// version, not its base's), and what it was derived from.
+func describeMade(v image.Variant, base image.Spec, data []byte) string {
+	from := fmt.Sprintf("made from %s %s counter %d", base.Model, base.Version, base.Counter)
+	raw := data
+	if b, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(data), "\n", "")); err == nil {
+		raw = b
+	}
+	im, err := image.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%s image %s, which does not parse: %v", v, from, err)
+	}
+	return fmt.Sprintf("%s image, its header says %s %s counter %d; %s", v, im.Model(), im.Version(), im.Counter(), from)
 }
 
 // imageBase is the spec `sim image make` derives its variant from: the
