@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -272,6 +274,7 @@ func probeBench(ctx context.Context, b *fixtures.Bench, opt checkOptions, p chec
 			p.note("switching fixture %s on to check its console (powered by the device)", f.Name)
 			powerOnAndProbe(ctx, f, opt, owners, &safety, add)
 		}
+		probeLabel(ctx, f, add)
 		probeNetwork(f, opt.timeout, add)
 		add("profile", f.ProfilePath, probeOK, "model "+f.Profile.Model)
 		add("declarations", f.DeclarationsPath, probeOK, "sha256 "+f.Declarations.SHA256[:12])
@@ -391,6 +394,52 @@ func (nopPrinter) fixture(string)       {}
 func (nopPrinter) probe(probe)          {}
 func (nopPrinter) note(string, ...any)  {}
 func (nopPrinter) summary(*checkReport) {}
+
+// probeLabel checks a label that comes from a file or a command without
+// showing its password. A file that is not there yet (a provisioning export
+// written after the first boot) is a warning; a command is only looked up,
+// never run: a sticker scanner may need someone at the bench.
+func probeLabel(ctx context.Context, f *fixtures.Fixture, add func(what, target, status, detail string)) {
+	src := f.LabelFrom
+	if src == nil {
+		return
+	}
+	if src.File != "" {
+		if _, err := os.Stat(src.File); errors.Is(err, fs.ErrNotExist) {
+			add("label", src.File, probeWarn, "not there yet: it must exist when a run reads the label")
+			return
+		}
+		l, err := src.Read(ctx)
+		if err != nil {
+			add("label", src.File, probeFail, err.Error())
+			return
+		}
+		add("label", src.File, probeOK, describeLabel(l))
+		return
+	}
+	if _, err := exec.LookPath(src.Command[0]); err != nil {
+		add("label", strings.Join(src.Command, " "), probeFail, "label command: "+err.Error())
+		return
+	}
+	add("label", strings.Join(src.Command, " "), probeOK, "command found; it runs when a run needs the label")
+}
+
+// describeLabel says what a label holds, the password only as set or not.
+func describeLabel(l fixtures.Label) string {
+	var parts []string
+	if l.Serial != "" {
+		parts = append(parts, "serial "+l.Serial)
+	}
+	if l.MAC != "" {
+		parts = append(parts, "mac "+l.MAC)
+	}
+	if l.Password != "" {
+		parts = append(parts, "password set")
+	} else {
+		parts = append(parts, "no password")
+	}
+	return strings.Join(parts, ", ")
+}
 
 // plugOrderName matches serial device names the kernel hands out in the
 // order adapters appear.

@@ -311,3 +311,35 @@ func TestCheckPrintsAsItGoesAndGoesSafeOnHangup(t *testing.T) {
 		t.Errorf("the interruption is said %d times:\n%s", n, p.out.String())
 	}
 }
+
+func TestCheckLabelSources(t *testing.T) {
+	dir := t.TempDir()
+	later := filepath.Join(dir, "later.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(bad, []byte("serial: S-2\npasword: s3cret-2\n"), 0o600)
+	os.WriteFile(good, []byte("serial: S-3\npassword: s3cret-3\n"), 0o600)
+	fixture := func(name, label string) string {
+		return `  - name: ` + name + `
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {tcp: "` + listen(t).Addr().String() + `"}
+    label: ` + label + `
+    profile: profile.yaml
+    declarations: declarations.yaml
+`
+	}
+	path := writeBench(t, fixture("cam-1", "{file: "+later+"}")+fixture("cam-2", "{file: "+bad+"}")+
+		fixture("cam-3", "{file: "+good+"}")+fixture("cam-4", "{command: [no-such-label-scanner]}"))
+	code, out := runIn(t, "check", "-c", path)
+	if code != exitIncomplete {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"not there yet", `unknown key "pasword"`, "serial S-3, password set", "no-such-label-scanner", "2 probe(s) failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("check shows a label's password:\n%s", out)
+	}
+}
