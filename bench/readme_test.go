@@ -209,6 +209,9 @@ func TestReadmeWalkthroughAsWritten(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "login:") {
 		t.Fatalf("transcript %s: %v\n%s", tr[0], err, b)
 	}
+	if fi, err := os.Stat(tr[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("transcript %s: mode %v, %v; the README says 0600", tr[0], fi.Mode().Perm(), err)
+	}
 }
 
 // runBinIn runs the bench binary in dir with env.
