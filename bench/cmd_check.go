@@ -43,8 +43,10 @@ probe the hardware without switching power: every GPIO line exists, every
 console port opens, no line or port is shared by two fixtures (aliases such as
 P1_11 for GPIO17, and two /dev/serial/by-id links to one adapter, included), and
 whether each network service answers. Opening a serial port raises its DTR and
-RTS lines, which resets some boards wired to them. Each probe is printed as it
-ends (-o json prints one document at the end).
+RTS lines, which resets some boards wired to them. A label: {file: ...} is read
+and checked (absent: a warning, it may be written after the first boot); a
+label: {command: [...]} is looked up, not run. Each probe is printed as it ends
+(-o json prints one document at the end).
 
 A console with powered_by_device: true (a USB-UART powered from the device, a
 pty that exists while the unit runs) that is absent is "not checked", not a
