@@ -265,7 +265,7 @@ func probeBench(ctx context.Context, b *fixtures.Bench, opt checkOptions, p chec
 		case cerr == nil:
 			add("console", target, probeOK, "opens")
 		case errors.Is(cerr, errShared) || !f.Console.PoweredByDevice:
-			add("console", target, probeFail, cerr.Error())
+			add("console", target, probeFail, explainMissingPort(f, b.Path, cerr).Error())
 		case !opt.powerOn:
 			add("console", target, probeSkip, "not checked: powered by the device, and absent while the unit is off; bench check --power-on switches it on to check it ("+cerr.Error()+")")
 		case !powerOK:

@@ -343,3 +343,20 @@ func TestCheckLabelSources(t *testing.T) {
 		t.Errorf("check shows a label's password:\n%s", out)
 	}
 }
+
+// TestCheckSaysAMissingPortPathDoesNotExist: a console.port that names
+// nothing is said to be a path that does not exist, resolved as relative
+// paths are, not only an adapter to plug in.
+func TestCheckSaysAMissingPortPathDoesNotExist(t *testing.T) {
+	path := writeBench(t, `  - name: cam-1
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {port: sim-lab/units/cam-1/tty}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	code, out := runIn(t, "check", "-c", path)
+	want := filepath.Join(filepath.Dir(path), "sim-lab/units/cam-1/tty") + " does not exist (relative paths in " + path + " resolve against its folder)"
+	if code != exitIncomplete || !strings.Contains(out, want) {
+		t.Fatalf("exit %d, want %q in:\n%s", code, want, out)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -105,9 +104,7 @@ func consoleCommand(ctx context.Context, in *os.File, out, msg io.Writer, cfgPat
 		Prompts:    prompts,
 	})
 	if err != nil {
-		if _, serr := os.Lstat(f.Console.Port); f.Console.Port != "" && errors.Is(serr, fs.ErrNotExist) {
-			err = fmt.Errorf("console.port %s does not exist (relative paths in %s resolve against its folder): %w", f.Console.Port, cfgPath, err)
-		}
+		err = explainMissingPort(f, cfgPath, err)
 		return &exitError{code: exitIncomplete, err: fmt.Errorf("open console of fixture %q: %w", f.Name, err)}
 	}
 	opened = true
