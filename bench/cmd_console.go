@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/certbench/certbench/drivers/console"
@@ -25,7 +27,13 @@ transcript (JSON Lines, the same format runs archive as evidence).
 
 Quit with Ctrl-] then q. Ctrl-] twice sends one Ctrl-] to the device. If the
 port vanishes (a USB adapter powered by the device, a serial server restarting)
-the gap is shown and recorded, and the session resumes when the port returns.`,
+the gap is shown and recorded, and the session resumes when the port returns.
+
+The transcript is written 0600 (readable by its owner only): it holds what
+was typed, passwords included. It is never overwritten; a session whose
+console did not open leaves none. A signal (SIGTERM, SIGHUP from a closed
+terminal or SSH session, SIGINT, SIGQUIT) ends the session with the
+transcript closed, its close event written, and exit status 3.`,
 		Example: "  bench console -c bench.yaml cam-1\n  bench console -c bench.yaml cam-1 --transcript /tmp/cam-1.jsonl",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,16 +58,41 @@ func consoleCommand(ctx context.Context, in *os.File, out, msg io.Writer, cfgPat
 	if transcript == "" {
 		transcript = fmt.Sprintf("console-%s-%s.jsonl", f.Name, time.Now().UTC().Format("20060102T150405Z"))
 	}
-	// O_EXCL: an earlier session's transcript is evidence; never overwrite it.
-	tf, err := os.OpenFile(transcript, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	// O_EXCL: an earlier session's transcript is evidence; never overwrite
+	// it. 0600: it holds whatever was typed, passwords included.
+	tf, err := os.OpenFile(transcript, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return usageError(fmt.Errorf("create transcript: %w (name another file with --transcript)", err))
 	}
+	opened := false
 	defer func() {
+		if !opened {
+			// Nothing was recorded: leave no empty file to block the same
+			// --transcript next time.
+			tf.Close()
+			os.Remove(transcript)
+			return
+		}
 		if cerr := tf.Sync(); cerr != nil && err == nil {
 			err = fmt.Errorf("save transcript %s: %w", transcript, cerr)
 		}
 		tf.Close()
+	}()
+
+	// Every catchable end of a session (Ctrl-C when the terminal is not in
+	// raw mode, kill, a closed terminal or SSH session, Ctrl-\) closes the
+	// transcript with its close event, as quitting does.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(signalEnd{sig})
+		case <-ctx.Done():
+		}
 	}()
 
 	c, err := console.Open(ctx, console.Config{
@@ -71,8 +104,10 @@ func consoleCommand(ctx context.Context, in *os.File, out, msg io.Writer, cfgPat
 		Prompts:    prompts,
 	})
 	if err != nil {
+		err = explainMissingPort(f, cfgPath, err)
 		return &exitError{code: exitIncomplete, err: fmt.Errorf("open console of fixture %q: %w", f.Name, err)}
 	}
+	opened = true
 	defer func() {
 		if cerr := c.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close console of fixture %q: %w", f.Name, cerr))
@@ -89,8 +124,18 @@ func consoleCommand(ctx context.Context, in *os.File, out, msg io.Writer, cfgPat
 		defer term.Restore(int(in.Fd()), old)
 	}
 	fmt.Fprintf(msg, "connected to %s (fixture %s); quit with Ctrl-] q\r\n", port, f.Name)
-	if err := c.Attach(ctx, in, out, 0); err != nil && !errors.Is(err, context.Canceled) {
+	err = c.Attach(ctx, in, out, 0)
+	if sig, ok := context.Cause(ctx).(signalEnd); ok {
+		c.Note("session ended by signal " + sig.String())
+		return &exitError{code: exitIncomplete, err: fmt.Errorf("console of fixture %q: interrupted by signal %s: transcript closed", f.Name, sig)}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return &exitError{code: exitIncomplete, err: fmt.Errorf("console of fixture %q: %w", f.Name, err)}
 	}
 	return nil
 }
+
+// signalEnd is the cause of a session a signal ended.
+type signalEnd struct{ os.Signal }
+
+func (s signalEnd) Error() string { return "signal " + s.String() }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,5 +137,66 @@ func TestConsoleNeverOverwritesATranscript(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(old); string(b) != "evidence\n" {
 		t.Fatalf("transcript overwritten: %q", b)
+	}
+}
+
+func TestConsoleThatDidNotOpenLeavesNoTranscript(t *testing.T) {
+	path := writeBench(t, `  - name: cam-1
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {port: sim-lab/units/cam-1/tty}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	tr := filepath.Join(t.TempDir(), "cam-1.jsonl")
+	for i := range 2 { // the same --transcript again: the port, not "file exists"
+		code, _, errs := runBin(t, strings.NewReader(""), "console", "-c", path, "--transcript", tr, "cam-1")
+		if code != exitIncomplete || !strings.Contains(errs, "does not exist") || !strings.Contains(errs, "resolve against its folder") {
+			t.Fatalf("try %d: exit %d, stderr %q", i+1, code, errs)
+		}
+		if _, err := os.Stat(tr); err == nil {
+			t.Fatalf("try %d: a console that did not open left a transcript", i+1)
+		}
+	}
+}
+
+// TestConsoleSignalClosesTranscript: a session ended by a signal (a closed
+// terminal, kill, Ctrl-C, Ctrl-\) leaves a transcript that says so and
+// ends with its close event; the transcript is its owner's alone (it holds
+// typed passwords).
+func TestConsoleSignalClosesTranscript(t *testing.T) {
+	skipOnNonLinux(t)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			_, ptyPath := openPTY(t)
+			path := writeBench(t, `  - name: cam-1
+    power: {command: {on: ["true"], off: ["true"]}}
+    console: {port: `+ptyPath+`}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+			tr := filepath.Join(t.TempDir(), "t.jsonl")
+			keys, userKeys, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer keys.Close()
+			defer userKeys.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			p := startProc(t, "", os.Environ(), keys, "console", "-c", path, "--transcript", tr, "cam-1")
+			p.waitFor(t, ctx, "connected to")
+			p.cmd.Process.Signal(sig)
+			if code := p.exitCode(t); code != exitIncomplete {
+				t.Fatalf("exit %d:\n%s", code, p.out.String())
+			}
+			evs := transcriptEvents(t, tr)
+			if len(evs) < 3 || evs[len(evs)-1] != "close " || evs[len(evs)-2] != "note session ended by signal "+sig.String() {
+				t.Fatalf("transcript events %q, want ... note (the signal), close", evs)
+			}
+			fi, err := os.Stat(tr)
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("transcript mode %v (%v), want 0600", fi.Mode().Perm(), err)
+			}
+		})
 	}
 }

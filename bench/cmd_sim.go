@@ -48,16 +48,21 @@ func simCommand() *cobra.Command {
 		Long: `sim runs a lab of virtual SimCam SC-100 units on this machine: each has a
 console on a pty, relay and reset-button GPIO lines, telnet and an HTTP admin
 page on 127.0.0.1, and flash in a folder under --out. It writes a bench file
-(OUT/bench.yaml) that bench run, bench check and bench console accept, prints
-each unit's console, lines and ports, and runs until Ctrl-C.
+(OUT/bench.yaml) that bench check, bench console and bench power accept (bench
+run and bench demo are not there yet: they arrive with the certification
+suites), prints each unit's console, lines and ports, and runs until Ctrl-C.
 
 Units are named cam-1 ... cam-N. A unit is a good device unless given flaws:
   --flaw cam-2:default-password --flaw 3:no-lockout
 
 From another terminal, export the CERTBENCH_SIM_GPIO it prints so the bench
 finds the lab's GPIO lines, then e.g.
-  bench power on cam-1 -c OUT/bench.yaml
-  bench console cam-1 -c OUT/bench.yaml`,
+  bench check -c OUT/bench.yaml
+  bench console -c OUT/bench.yaml cam-1
+  bench power on -c OUT/bench.yaml cam-1
+(bench here is how you run it: go run ./bench from the repository, or
+bin/bench after go build -o bin/bench ./bench; the lab prints hints that
+name it the way it was started.)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if units < 1 || units > 64 {
@@ -152,8 +157,16 @@ finds the lab's GPIO lines, then e.g.
 					u.TelnetAddr(), u.HTTPAddr(), u.Label().Serial, pw, fl)
 			}
 			tw.Flush()
-			fmt.Fprintf(w, "\nBench file: %s\nIn another terminal:\n  export %s=%s\n  bench power on cam-1 -c %s\n  bench console cam-1 -c %s\n\nCtrl-C stops the lab (every unit loses power).\n",
-				benchFile, sim.GPIOSocketEnv, sock, benchFile, benchFile)
+			fmt.Fprintf(w, "\nBench file: %s\nIn another terminal:\n  export %s=%s\n", benchFile, sim.GPIOSocketEnv, sock)
+			self := selfName()
+			for _, hint := range []string{
+				"check -c " + benchFile,
+				"console -c " + benchFile + " cam-1      # Ctrl-] q quits",
+				"power on -c " + benchFile + " cam-1     # from a third terminal",
+			} {
+				fmt.Fprintf(w, "  %s %s\n", self, hint)
+			}
+			fmt.Fprintf(w, "\nCtrl-C stops the lab (every unit loses power).\n")
 			<-ctx.Done()
 			fmt.Fprintln(w, "\nStopping the lab.")
 			return lab.Close()
@@ -169,6 +182,20 @@ finds the lab's GPIO lines, then e.g.
 	f.StringVar(&broker, "broker", "", "MQTT broker URL the units publish telemetry to (none if empty)")
 	cmd.AddCommand(simImageCommand())
 	return cmd
+}
+
+// selfName is how to run this bench again from the same folder, for the
+// hints the lab prints: "go run ./bench" when it runs from go run's build
+// cache, else the name it was started by (bin/bench, bench on PATH), so a
+// hint pasted as printed runs the same bench.
+func selfName() string {
+	arg0 := os.Args[0]
+	if exe, err := os.Executable(); err == nil {
+		if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+			return "go run ./bench"
+		}
+	}
+	return arg0
 }
 
 func flawNames() string {
@@ -242,8 +269,8 @@ Variants:
 				return fmt.Errorf("sim image make: %w", err)
 			}
 			sum := sha256.Sum256(data)
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s image of %s %s counter %d, %d bytes, sha256:%s)\n",
-				output, v, base.Model, base.Version, base.Counter, len(data), hex.EncodeToString(sum[:]))
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%s, %d bytes, sha256:%s)\n",
+				output, describeMade(v, base, data), len(data), hex.EncodeToString(sum[:]))
 			return nil
 		},
 	}
@@ -296,6 +323,22 @@ Variants:
 	}
 	img.AddCommand(mk, inspect)
 	return img
+}
+
+// describeMade says what the image made says it is (model, version and
+// counter read back from its header, so a newer image names the new
+// version, not its base's), and what it was derived from.
+func describeMade(v image.Variant, base image.Spec, data []byte) string {
+	from := fmt.Sprintf("made from %s %s counter %d", base.Model, base.Version, base.Counter)
+	raw := data
+	if b, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(data), "\n", "")); err == nil {
+		raw = b
+	}
+	im, err := image.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%s image %s, which does not parse: %v", v, from, err)
+	}
+	return fmt.Sprintf("%s image, its header says %s %s counter %d; %s", v, im.Model(), im.Version(), im.Counter(), from)
 }
 
 // imageBase is the spec `sim image make` derives its variant from: the

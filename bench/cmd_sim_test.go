@@ -235,3 +235,13 @@ func TestSimImageMakeFromABase(t *testing.T) {
 		t.Errorf("make --help does not document --from and --counter: exit %d\n%s", code, o)
 	}
 }
+
+// TestSimImageMakeNamesTheNewVersion: make newer says the version the
+// image has, not its base's.
+func TestSimImageMakeNamesTheNewVersion(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "newer.img")
+	code, _, e := runBin(t, nil, "sim", "image", "make", "newer", "--out", out)
+	if code != 0 || !strings.Contains(e, "header says simcam-sc100 1.4.3 counter 3") || !strings.Contains(e, "made from simcam-sc100 1.4.2 counter 2") {
+		t.Fatalf("exit %d: %q", code, e)
+	}
+}

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes, as documented in README.md.
@@ -49,6 +51,10 @@ func main() {
 }
 
 func execute(args []string) int {
+	// The command tree lives as long as the process; a flag given to one
+	// execution (check -o json, --power-on) must not be the next one's
+	// default, as it would be in-process (tests, an agent running commands).
+	defer resetFlags(root)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	if err == nil {
@@ -67,4 +73,26 @@ func execute(args []string) int {
 	// cobra's own errors (unknown flag, wrong argument count) are usage errors.
 	fmt.Fprintf(os.Stderr, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
 	return exitUsage
+}
+
+// resetFlags returns every flag of c and its subcommands to its default.
+func resetFlags(c *cobra.Command) {
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Changed {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			def := []string{}
+			if d := strings.Trim(f.DefValue, "[]"); d != "" {
+				def = strings.Split(d, ",")
+			}
+			sv.Replace(def)
+		} else {
+			f.Value.Set(f.DefValue)
+		}
+		f.Changed = false
+	})
+	for _, sub := range c.Commands() {
+		resetFlags(sub)
+	}
 }

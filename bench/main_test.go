@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/certbench/certbench/buildinfo"
 	"github.com/certbench/certbench/results"
 )
 
@@ -102,8 +104,14 @@ func TestHelpOnEverySubcommand(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out, _ := runBin(t, nil, "version")
-	if code != 0 || !strings.HasPrefix(out, "bench ") {
+	if code != 0 || !strings.HasPrefix(out, "bench ") || !strings.Contains(out, "module github.com/certbench/certbench\n") || !strings.Contains(out, " go1.") {
 		t.Fatalf("bench version: exit %d, %q", code, out)
+	}
+	// What bench version prints is what a record carries.
+	code, out, _ = runBin(t, nil, "version", "-o", "json")
+	var in buildinfo.Info
+	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || in.Module != "github.com/certbench/certbench" || in.Version == "" {
+		t.Fatalf("bench version -o json: exit %d, %v, %q", code, err, out)
 	}
 }
 

@@ -109,6 +109,19 @@ func consolePort(f *fixtures.Fixture) console.Port {
 	return s
 }
 
+// explainMissingPort adds to a console that did not open the fact that its
+// console.port does not exist, and how the bench file's relative paths
+// resolve, so a wrong path is not taken for an unplugged adapter.
+func explainMissingPort(f *fixtures.Fixture, benchPath string, err error) error {
+	if f.Console.Port == "" {
+		return err
+	}
+	if _, serr := os.Lstat(f.Console.Port); !errors.Is(serr, fs.ErrNotExist) {
+		return err
+	}
+	return fmt.Errorf("console.port %s does not exist (relative paths in %s resolve against its folder): %w", f.Console.Port, benchPath, err)
+}
+
 // consolePrompts compiles the profile's prompts that Login and Run use.
 func consolePrompts(p *fixtures.Profile) (console.Prompts, error) {
 	var out console.Prompts
