@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/certbench/certbench/buildinfo"
+	"github.com/certbench/certbench/bench/buildinfo"
 )
 
 func init() { root.AddCommand(versionCommand()) }

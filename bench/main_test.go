@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certbench/certbench/buildinfo"
+	"github.com/certbench/certbench/bench/buildinfo"
 	"github.com/certbench/certbench/results"
 )
 
