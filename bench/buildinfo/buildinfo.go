@@ -14,7 +14,7 @@ import (
 // Version overrides the module version when set at link time, for builds
 // that do not come from a tagged module (a release script):
 //
-//	go build -ldflags "-X github.com/certbench/certbench/buildinfo.Version=v1.2.3" ./bench
+//	go build -ldflags "-X github.com/certbench/certbench/bench/buildinfo.Version=v1.2.3" ./bench
 var Version string
 
 // Info is one build of the bench.
