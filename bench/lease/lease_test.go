@@ -175,4 +175,3 @@ func TestRenewedWhileHeld(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
