@@ -1,0 +1,183 @@
+package busybox_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/certbench/certbench/drivers/console/consoletest"
+	"github.com/certbench/certbench/drivers/console/consoletest/busybox"
+)
+
+// login logs u in through c from a fresh getty prompt and waits for the
+// shell's prompt.
+func login(t *testing.T, c *consoletest.Far, u busybox.User) {
+	t.Helper()
+	c.Expect("gw login: ")
+	c.Write(u.Name + "\r")
+	c.Expect("Password: ")
+	c.Write(u.Password + "\r")
+	c.Expect(prompt(u))
+}
+
+func prompt(u busybox.User) string {
+	if u.UID == 0 {
+		return u.Name + "@gw:~# "
+	}
+	return u.Name + "@gw:~$ "
+}
+
+// Both accounts log in with their passwords, get ash with the configured
+// prompt and run as themselves.
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	for _, u := range []busybox.User{busybox.Root, busybox.Admin} {
+		t.Run(u.Name, func(t *testing.T) {
+			t.Parallel()
+			d := busybox.Start(t, busybox.Options{})
+			c := d.Open()
+			login(t, c, u)
+			c.Write("id -un; hostname\r")
+			out := c.Expect(prompt(u))
+			if want := u.Name + "\r\ngw\r\n"; !strings.HasSuffix(out, want) {
+				t.Errorf("id -un; hostname printed %q, want it to end in %q", out, want)
+			}
+		})
+	}
+}
+
+// A wrong password is refused after busybox's fail delay, and login asks
+// again itself ("gw login: " from login, not getty).
+func TestWrongPassword(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	c.Expect("gw login: ")
+	c.Write("root\r")
+	c.Expect("Password: ")
+	c.Write(busybox.Admin.Password + "\r")
+	c.Expect("Login incorrect")
+	login(t, c, busybox.Root)
+}
+
+// A stray line at getty's prompt is taken as the user name: the password
+// that follows goes to user "x", and the right password is "incorrect".
+func TestStrayLineIsUserName(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	c.Expect("gw login: ")
+	d.Type("x\r")
+	if got := c.Expect("Password: "); !strings.HasPrefix(got, "x") {
+		t.Errorf("before Password: the bench saw %q, want the stray user name x echoed", got)
+	}
+	c.Write(busybox.Root.Password + "\r")
+	c.Expect("Login incorrect")
+	login(t, c, busybox.Root)
+}
+
+// login flushes its input before printing "Password: ": a password sent
+// with the user name, before the prompt, is lost and the empty line that
+// follows is the password.
+func TestTypeAheadPasswordLost(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	c.Expect("gw login: ")
+	c.Write("root\r" + busybox.Root.Password + "\r")
+	c.Expect("Password: ")
+	c.Write("\r")
+	c.Expect("Login incorrect")
+}
+
+// busybox ash asks the terminal for the cursor position after each
+// prompt (ESC [6n): patterns anchored at a prompt's end see it.
+func TestCursorQueryAfterPrompt(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	login(t, c, busybox.Root)
+	c.Write("true\r")
+	if got := c.Expect(prompt(busybox.Root)); !strings.HasPrefix(got, "\x1b[6n") {
+		t.Errorf("after the prompt came %q, want ESC [6n first", got)
+	}
+}
+
+// ash wraps the echo of a command line at the device's column count: the
+// echo is broken by "\r\r\n" where the line reaches the last column.
+func TestLongLineWraps(t *testing.T) {
+	t.Parallel()
+	for _, cols := range []int{80, 40} {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			d := busybox.Start(t, busybox.Options{Columns: cols})
+			c := d.Open()
+			login(t, c, busybox.Root)
+			arg := strings.Repeat("x", 100)
+			c.Write("echo " + arg + "\r")
+			out := c.Expect(prompt(busybox.Root))
+			first := cols - len(prompt(busybox.Root)) // what fits after the prompt
+			want := "\x1b[6n" + ("echo " + arg)[:first] + "\r\r\n"
+			if !strings.HasPrefix(out, want) {
+				t.Errorf("%d columns: echo was %q, want it to start %q", cols, out, want)
+			}
+			if !strings.HasSuffix(out, "\r\n"+arg+"\r\n") {
+				t.Errorf("%d columns: output %q does not end in the argument", cols, out)
+			}
+		})
+	}
+}
+
+// A prompt printed before a power cut stays in the adapter that stays,
+// ahead of the next boot's: a console that opens afterwards reads both.
+func TestPromptSurvivesPowerCut(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{Boot: "boot 1\n"})
+	d.Tap().Expect("gw login: ")
+	d.Power(false)
+	if d.On() {
+		t.Fatal("On after Power(false)")
+	}
+	d.Power(true)
+	d.Tap().Expect("gw login: ")
+	c := d.Open()
+	first := c.Expect("gw login: ")
+	second := c.Expect("gw login: ")
+	if !strings.Contains(first, "boot 1") || !strings.Contains(second, "boot 1") {
+		t.Errorf("the bench read %q then %q, want a boot and its prompt twice", first, second)
+	}
+}
+
+// With Replug the adapter goes with the power: Path disappears at the
+// cut, an open console's reads fail, and power-on links Path to a new
+// pty.
+func TestReplug(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{Replug: true})
+	f, err := os.OpenFile(d.Path, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d.Tap().Expect("gw login: ")
+	d.Power(false)
+	if _, err := os.Lstat(d.Path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after power-off Lstat(%s) = %v, want not exist", d.Path, err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		// The prompt may still be queued; after it comes the hang-up.
+		if _, err = f.Read(buf); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.EIO) {
+		t.Errorf("read after power-off: %v, want EOF or EIO (hung up)", err)
+	}
+	d.Power(true)
+	c := d.Open()
+	login(t, c, busybox.Root)
+}
