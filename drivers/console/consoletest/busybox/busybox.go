@@ -94,6 +94,7 @@ type Target struct {
 	jail  jail
 	homes []string // UID:GID:PATH of each user's home, chowned at boot
 
+	power   sync.Mutex // held while switching
 	mu      sync.Mutex
 	adapter *adapter // nil when a Replug adapter is off
 	dev     *device  // nil when off
@@ -425,32 +426,52 @@ func (d *Target) On() bool {
 	return d.dev != nil
 }
 
-// Power switches the unit. On starts busybox getty on a fresh pty (and,
+// Power switches the unit, failing the test on error; see Switch.
+func (d *Target) Power(on bool) {
+	d.t.Helper()
+	if err := d.Switch(on); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// Switch switches the unit. On starts busybox getty on a fresh pty (and,
 // with Replug, a fresh adapter); off kills every process of the unit at
 // once (SIGKILL to its PID namespace), as a power cut does: the tty hangs
 // up mid-word and nothing is flushed. What the device printed before the
-// cut stays in the adapter's buffer unless the bench has read it. Power
-// to the state the unit is in does nothing.
-func (d *Target) Power(on bool) {
-	d.t.Helper()
+// cut stays in the adapter's buffer unless the bench has read it.
+// Switching to the state the unit is in does nothing. Unlike Power it
+// may be called from any goroutine (a fake relay line's handler).
+func (d *Target) Switch(on bool) error {
+	d.power.Lock()
+	defer d.power.Unlock()
 	if on == d.On() {
-		return
+		return nil
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return errors.New("busybox target: power: the test is over")
 	}
 	if !on {
 		d.cut()
 		if d.opts.Replug {
 			d.unplug()
 		}
-		return
+		return nil
 	}
 	if d.opts.Replug {
 		if err := d.plug(); err != nil {
-			d.t.Fatalf("busybox target: power on: %v", err)
+			return fmt.Errorf("busybox target: power on: %w", err)
 		}
 	}
 	if err := d.boot(); err != nil {
-		d.t.Fatalf("busybox target: power on: %v", err)
+		if d.opts.Replug {
+			d.unplug()
+		}
+		return fmt.Errorf("busybox target: power on: %w", err)
 	}
+	return nil
 }
 
 // Cycle cuts the power and restores it.
@@ -591,6 +612,8 @@ func (d *Target) Open() *consoletest.Far {
 // close powers the unit off, unplugs the adapter and waits for every
 // goroutine.
 func (d *Target) close() {
+	d.power.Lock()
+	defer d.power.Unlock()
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()

@@ -2,11 +2,15 @@ package busybox_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/certbench/certbench/drivers/console/consoletest"
 	"github.com/certbench/certbench/drivers/console/consoletest/busybox"
@@ -180,4 +184,101 @@ func TestReplug(t *testing.T) {
 	d.Power(true)
 	c := d.Open()
 	login(t, c, busybox.Root)
+}
+
+// processes lists the host PIDs of the processes in PID namespace ns.
+func processes(t *testing.T, ns string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); l == ns {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// A power cut kills every process of the unit, the shell's background
+// jobs too, and the end of the test leaves no process, pty, link, root
+// folder or goroutine behind. Not parallel: it counts goroutines.
+func TestCleanup(t *testing.T) {
+	before := runtime.NumGoroutine()
+	var d *busybox.Target
+	var ns string
+	t.Run("unit", func(t *testing.T) {
+		d = busybox.Start(t, busybox.Options{})
+		c := d.Open()
+		login(t, c, busybox.Root)
+		c.Write("sleep 1000 & sleep 1001 & echo started\r")
+		c.Expect("started")
+		c.Expect(prompt(busybox.Root))
+		ns = d.PIDNamespace()
+		if n := len(processes(t, ns)); n < 3 {
+			t.Fatalf("%d processes in the unit's namespace %s, want ash and two sleeps", n, ns)
+		}
+		d.Power(false)
+		if p := processes(t, ns); len(p) != 0 {
+			t.Errorf("after the power cut, processes %v are still running", p)
+		}
+		d.Power(true)
+		ns = d.PIDNamespace()
+		d.Tap().Expect("gw login: ")
+	})
+	if p := processes(t, ns); len(p) != 0 {
+		t.Errorf("after the test, processes %v are still running", p)
+	}
+	for _, path := range []string{d.Path, d.Root} {
+		if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after the test, Lstat(%s) = %v, want not exist", path, err)
+		}
+	}
+	// The readers of closed files return on their own, soon after.
+	for deadline := time.Now().Add(consoletest.Guard); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// BenchmarkRoundTrip is one command's round trip through the adapter,
+// the bridge and busybox ash: "true" typed, the next prompt read; the
+// floor under any console engine's Run on this target. After each prompt
+// ash asks for the cursor position (ESC [6n); unanswered, it sleeps 20 ms
+// after reading the next line (libbb/lineedit.c), answered (as a terminal
+// does: ESC [row;colR) it does not.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, answer := range []bool{false, true} {
+		name := "unanswered"
+		if answer {
+			name = "answered"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := busybox.Start(b, busybox.Options{})
+			c := d.Open()
+			c.Expect("gw login: ")
+			c.Write("root\r")
+			c.Expect("Password: ")
+			c.Write(busybox.Root.Password + "\r")
+			p := prompt(busybox.Root)
+			c.Expect(p)
+			for b.Loop() {
+				if answer {
+					c.Expect("\x1b[6n")
+					c.Write(fmt.Sprintf("\x1b[1;%dR", len(p)+1))
+				}
+				c.Write("true\r")
+				c.Expect(p)
+			}
+		})
+	}
 }
