@@ -100,9 +100,7 @@ type Target struct {
 	dev     *device  // nil when off
 	wg      sync.WaitGroup
 	closed  bool
-
-	tap  *consoletest.Far
-	tapw *io.PipeWriter
+	tap     *consoletest.Far // the last power-on's
 }
 
 // adapter is the bench's side of the link: a pty whose slave the bench
@@ -113,12 +111,14 @@ type adapter struct {
 	wmu    sync.Mutex
 }
 
-// send writes p to the bench, and to the tap.
-func (a *adapter) send(d *Target, p []byte) error {
+// send writes p to the bench, and to the tap of dev if it is on.
+func (a *adapter) send(dev *device, p []byte) error {
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
 	_, err := a.master.Write(p)
-	d.tapw.Write(p)
+	if dev != nil {
+		dev.tapw.Write(p)
+	}
 	return err
 }
 
@@ -140,18 +140,31 @@ func (l tapLine) Write(p []byte) (int, error) {
 }
 
 // Tap is a probe on the line to the bench: it sees everything the device
-// printed (and Print injected) since Start, whether or not the bench
-// reads it, and does not take it from the bench. What is written to it
-// is typed, as with Type. It lets a test wait until the device has
-// reached a state (Tap().Expect("login: ")) without opening the console.
-func (d *Target) Tap() *consoletest.Far { return d.tap }
+// printed (and Print injected) since its last power-on, whether or not
+// the bench reads it, and does not take it from the bench. What is
+// written to it is typed, as with Type. It lets a test wait until the
+// device has reached a state (Tap().Expect("login: ") after Power(true)
+// is this boot's prompt) without opening the console. While the unit is
+// off it is the last power-on's, closed; before the first power-on Tap
+// fails the test.
+func (d *Target) Tap() *consoletest.Far {
+	d.t.Helper()
+	d.mu.Lock()
+	tap := d.tap
+	d.mu.Unlock()
+	if tap == nil {
+		d.t.Fatal("busybox target: tap: the unit has not been powered on yet")
+	}
+	return tap
+}
 
 // device is one power-on of the unit: its pty and its process.
 type device struct {
 	master *os.File
-	slave  *os.File // held until the unit is cut off, to inject output
+	slave  *os.File // held until the unit is cut off, to read its termios
 	cmd    *exec.Cmd
 	exited chan struct{}
+	tapw   *io.PipeWriter // feeds the power-on's Tap
 }
 
 // Start builds a device root in a temporary folder and powers the unit
@@ -200,9 +213,6 @@ func Start(t testing.TB, o Options) *Target {
 	if err := j.check(d.Root); err != nil {
 		unavailable(t, err)
 	}
-	r, w := io.Pipe()
-	d.tapw = w
-	d.tap = consoletest.NewFar(t, tapLine{r, d})
 	t.Cleanup(d.close)
 	if !o.Replug {
 		if err := d.plug(); err != nil {
@@ -399,7 +409,7 @@ func (d *Target) toBench(dev *device) {
 			a := d.adapter
 			d.mu.Unlock()
 			if a != nil {
-				a.send(d, buf[:n])
+				a.send(dev, buf[:n])
 			}
 		}
 		if err != nil {
@@ -509,9 +519,11 @@ func (d *Target) boot() error {
 		s.Close()
 		return fmt.Errorf("start %s getty in %s: %w", Program, d.Root, err)
 	}
-	dev := &device{master: m, slave: s, cmd: cmd, exited: make(chan struct{})}
+	r, w := io.Pipe()
+	dev := &device{master: m, slave: s, cmd: cmd, exited: make(chan struct{}), tapw: w}
+	tap := consoletest.NewFar(d.t, tapLine{r, d})
 	d.mu.Lock()
-	d.dev = dev
+	d.dev, d.tap = dev, tap
 	d.mu.Unlock()
 	d.wg.Add(2)
 	go func() {
@@ -538,6 +550,7 @@ func (d *Target) cut() {
 	<-dev.exited
 	dev.slave.Close()
 	dev.master.Close()
+	dev.tapw.Close()
 }
 
 // Print writes s to the bench as if the device had printed it (a stray
@@ -546,12 +559,12 @@ func (d *Target) cut() {
 func (d *Target) Print(s string) {
 	d.t.Helper()
 	d.mu.Lock()
-	a := d.adapter
+	a, dev := d.adapter, d.dev
 	d.mu.Unlock()
 	if a == nil {
 		d.t.Fatalf("busybox target: print %q: no adapter (the unit is off and its adapter with it)", s)
 	}
-	if err := a.send(d, []byte(s)); err != nil {
+	if err := a.send(dev, []byte(s)); err != nil {
 		d.t.Fatalf("busybox target: print %q: %v", s, err)
 	}
 }
@@ -624,7 +637,6 @@ func (d *Target) close() {
 	d.cut()
 	d.unplug()
 	d.wg.Wait()
-	d.tapw.Close()
 }
 
 // openPTY opens a pty whose master is non-blocking: closing a blocking

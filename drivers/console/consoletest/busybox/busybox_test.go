@@ -141,17 +141,21 @@ func TestPromptSurvivesPowerCut(t *testing.T) {
 	t.Parallel()
 	d := busybox.Start(t, busybox.Options{Boot: "boot 1\n"})
 	d.Tap().Expect("gw login: ")
+	d.Print("stale\r\n")
 	d.Power(false)
 	if d.On() {
 		t.Fatal("On after Power(false)")
 	}
 	d.Power(true)
-	d.Tap().Expect("gw login: ")
+	// The tap is this power-on's: it has not seen the line before the cut.
+	if got := d.Tap().Expect("gw login: "); strings.Contains(got, "stale") {
+		t.Errorf("the tap after power-on saw %q, from before the cut", got)
+	}
 	c := d.Open()
 	first := c.Expect("gw login: ")
 	second := c.Expect("gw login: ")
-	if !strings.Contains(first, "boot 1") || !strings.Contains(second, "boot 1") {
-		t.Errorf("the bench read %q then %q, want a boot and its prompt twice", first, second)
+	if !strings.Contains(first, "boot 1") || !strings.HasPrefix(second, "stale\r\n") || !strings.Contains(second, "boot 1") {
+		t.Errorf("the bench read %q then %q, want a boot and its prompt, the stale line, and again", first, second)
 	}
 }
 
