@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -238,7 +237,7 @@ func unavailable(t testing.TB, err error) {
 // build writes the device's root file system.
 func (d *Target) build() error {
 	r := d.Root
-	for _, dir := range []string{"bin", "etc", "root", "home", "tmp", "dev", "var/run", "var/log"} {
+	for _, dir := range []string{"bin", "etc", "root", "home", "tmp", "dev", "proc", "var/run", "var/log"} {
 		if err := os.MkdirAll(filepath.Join(r, dir), 0o755); err != nil {
 			return err
 		}
@@ -255,7 +254,11 @@ func (d *Target) build() error {
 	if err := install(Program, filepath.Join(r, "bin/busybox")); err != nil {
 		return err
 	}
-	for _, applet := range []string{"sh", "ash", "login", "getty", "hostname", "stty", "cat", "echo", "true", "sleep", "id", "ls"} {
+	applets, err := listApplets()
+	if err != nil {
+		return err
+	}
+	for _, applet := range applets {
 		if err := os.Symlink("busybox", filepath.Join(r, "bin", applet)); err != nil {
 			return err
 		}
@@ -290,6 +293,8 @@ func (d *Target) build() error {
 	}
 	profile := fmt.Sprintf("export PS1='%s'\nexport PATH=/bin\nexport COLUMNS=%d LINES=%d\n",
 		strings.ReplaceAll(d.opts.PS1, "'", `'\''`), d.opts.Columns, d.opts.Rows)
+	inittab := fmt.Sprintf("::sysinit:/bin/hostname -F /etc/hostname\nttyS0::respawn:/bin/env LOGIN_TIMEOUT=%d /bin/getty -L 115200 ttyS0 vt100\n",
+		int(d.opts.LoginTimeout/time.Second))
 	for name, body := range map[string]string{
 		"etc/passwd":   passwd.String(),
 		"etc/shadow":   shadow.String(),
@@ -297,6 +302,7 @@ func (d *Target) build() error {
 		"etc/hostname": d.opts.Hostname + "\n",
 		"etc/issue":    d.opts.Issue,
 		"etc/profile":  profile,
+		"etc/inittab":  inittab,
 	} {
 		mode := os.FileMode(0o644)
 		if name == "etc/shadow" {
@@ -308,6 +314,22 @@ func (d *Target) build() error {
 	}
 	return nil
 }
+
+// listApplets is what busybox --list prints: every applet gets a link in
+// bin, as on a device.
+var listApplets = sync.OnceValues(func() ([]string, error) {
+	out, err := exec.Command(Program, "--list").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list: %w", Program, err)
+	}
+	var applets []string
+	for _, a := range strings.Fields(string(out)) {
+		if a != "busybox" && !strings.ContainsAny(a, "/.") {
+			applets = append(applets, a)
+		}
+	}
+	return applets, nil
+})
 
 // install puts the program in the root: a hard link where it can, a copy
 // otherwise.
@@ -511,8 +533,8 @@ func (d *Target) boot() error {
 			return fmt.Errorf("device pty %s: boot text: %w", s.Name(), err)
 		}
 	}
-	cmd := d.jail.command(d.Root, s.Name(), "hostname -F /etc/hostname && exec getty -L 115200 ttyS0 vt100", d.homes)
-	cmd.Env = []string{"PATH=/bin", "HOME=/", "LOGIN_TIMEOUT=" + strconv.Itoa(int(d.opts.LoginTimeout/time.Second))}
+	cmd := d.jail.command(d.Root, s.Name(), "exec /bin/init", d.homes)
+	cmd.Env = []string{"PATH=/bin", "HOME=/"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
 	if err := cmd.Start(); err != nil {
 		m.Close()

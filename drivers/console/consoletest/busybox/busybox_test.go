@@ -286,3 +286,14 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// busybox init respawns getty when the shell exits, as on a device: a
+// fresh login prompt follows the logout, and a new login works.
+func TestLogoutRespawnsGetty(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	login(t, c, busybox.Root)
+	c.Write("exit\r")
+	login(t, c, busybox.Admin)
+}

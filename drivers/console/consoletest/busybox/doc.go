@@ -11,13 +11,14 @@
 //
 //	bench ── Path ─▶ adapter pty ◀═ bridge ═▶ device pty ── /dev/ttyS0: getty → login → ash
 //
-// Start builds the root (bin/busybox and its applet links, etc/passwd,
-// shadow, group, hostname, issue, profile, home folders) and powers the
-// unit: a fresh device pty of the configured size (80×24 by default), the
-// Boot text, then busybox getty on it, chrooted in the root, in new mount,
-// PID and UTS namespaces (so the hostname is the device's and its first
-// process is PID 1 of its own namespace). The device pty is bind-mounted
-// on the root's /dev/ttyS0, so login finds its tty by name as on a board.
+// Start builds the root (bin/busybox and a link for each applet,
+// etc/passwd, shadow, group, hostname, issue, profile, inittab, home
+// folders) and powers the unit: a fresh device pty of the configured size
+// (80×24 by default), the Boot text, then busybox init, chrooted in the
+// root, in new mount, PID and UTS namespaces, as PID 1 of its own
+// namespace with its own /proc. init sets the hostname and runs getty on
+// /dev/ttyS0 (the device pty, bind-mounted there, so login finds its tty
+// by name as on a board), and respawns it when login or the shell exits.
 //
 // The bridge copies bytes both ways between the device pty and the
 // adapter pty, whose slave the bench opens through Path (a symlink, as
@@ -46,7 +47,11 @@
 //
 // These are facts of the program, shown by this package's tests:
 //
-//   - getty prints /etc/issue and "HOST login: " and reads a name; a
+//   - getty waits 0.1 s and flushes its input before it prints /etc/issue
+//     and "HOST login: ": what is typed before the prompt is lost. init
+//     starts a new getty about a second after login or the shell exits
+//     (TestLogoutRespawnsGetty).
+//   - getty reads a name at its prompt; a
 //     stray line there ("x\r" from Type) is taken as the user name, and
 //     login then asks "Password: " for user x (TestStrayLineIsUserName).
 //     A name ended by "\n" rather than "\r" makes getty set the tty for a

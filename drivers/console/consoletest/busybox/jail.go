@@ -51,8 +51,8 @@ func newJail() (jail, error) {
 }
 
 // command starts script (busybox sh) chrooted in root, with tty (a pty
-// slave) mounted on root's /dev/ttyS0 and the host's /dev/null on its
-// /dev/null, after chowning each of homes ("UID:GID:PATH" in root) to its
+// slave) mounted on root's /dev/ttyS0, the host's /dev/null on its
+// /dev/null and the namespace's /proc on its /proc, after chowning each of homes ("UID:GID:PATH" in root) to its
 // user. The first process is PID 1 of its namespace: its death kills
 // every other process of the unit, and the test process's death kills it.
 func (j jail) command(root, tty, script string, homes []string) *exec.Cmd {
@@ -60,6 +60,7 @@ func (j jail) command(root, tty, script string, homes []string) *exec.Cmd {
 mount --make-rprivate /
 mount --bind /dev/null "$1/dev/null"
 mount --bind "$2" "$1/dev/ttyS0"
+mount -t proc proc "$1/proc"
 for h in $4; do chown "${h%%:/*}" "$1/${h#*:/}"; done
 exec chroot "$1" /bin/sh -c "$3"`
 	args := []string{"sh", "-c", setup, "setup", root, tty, script, strings.Join(homes, " ")}
