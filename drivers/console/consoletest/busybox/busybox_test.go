@@ -297,3 +297,46 @@ func TestLogoutRespawnsGetty(t *testing.T) {
 	c.Write("exit\r")
 	login(t, c, busybox.Admin)
 }
+
+// The echo race, held open: login has printed "Password: " but not yet
+// turned echo off, so a password sent now comes back in clear; released,
+// login turns echo off, reads the password already queued and logs in.
+func TestEchoRace(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	c.Expect("gw login: ")
+	h := d.Hold("Password: ")
+	c.Write("root\r")
+	<-h.Held()
+	c.Expect("Password: ")
+	if !d.Echo() {
+		t.Error("Echo() = false right after login printed its prompt, want true")
+	}
+	c.Write(busybox.Root.Password + "\r")
+	if got := c.Expect("\r\n"); got != busybox.Root.Password {
+		t.Errorf("after Password: came %q, want the password echoed", got)
+	}
+	h.Release()
+	if err := h.Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Expect(prompt(busybox.Root))
+}
+
+// A hold released before its text came lets the process go untouched.
+func TestHoldReleasedEarly(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{})
+	c := d.Open()
+	c.Expect("gw login: ")
+	h := d.Hold("never printed")
+	h.Release()
+	if h.Err() == nil {
+		t.Error("Err() = nil for a hold released before its text")
+	}
+	c.Write("root\r")
+	c.Expect("Password: ")
+	c.Write(busybox.Root.Password + "\r")
+	c.Expect(prompt(busybox.Root))
+}

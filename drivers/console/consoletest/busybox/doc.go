@@ -59,7 +59,10 @@
 //   - login flushes its input, prints "Password: ", and only then turns
 //     echo off (libbb/bb_ask_noecho): a password sent before the prompt is
 //     lost (TestTypeAheadPasswordLost), one sent in the instant after the
-//     prompt may be echoed. Echo reports the tty's echo flag.
+//     prompt may be echoed. That instant is microseconds here; Hold keeps
+//     it open (TestEchoRace): it stops the console process (ptrace) right
+//     after a write containing a text, as a loaded device's scheduler
+//     might, until Release. Echo reports the tty's echo flag.
 //   - A failed login pauses FailDelay (3 s, fixed at build time) before
 //     "Login incorrect"; after three failures login exits and getty
 //     starts again. login gives up on a password after
