@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -162,6 +161,8 @@ type device struct {
 	master *os.File
 	slave  *os.File // held until the unit is cut off, to read its termios
 	cmd    *exec.Cmd
+	init   int // host PID of the namespace's PID 1
+	pidfd  int // of init
 	exited chan struct{}
 	tapw   *io.PipeWriter // feeds the power-on's Tap
 }
@@ -536,13 +537,47 @@ func (d *Target) boot() error {
 	cmd := d.jail.command(d.Root, s.Name(), "exec /bin/init", d.homes)
 	cmd.Env = []string{"PATH=/bin", "HOME=/"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
-	if err := cmd.Start(); err != nil {
+	ready, readyw, err := os.Pipe()
+	if err != nil {
 		m.Close()
 		s.Close()
-		return fmt.Errorf("start %s getty in %s: %w", Program, d.Root, err)
+		return err
+	}
+	defer ready.Close()
+	cmd.ExtraFiles = []*os.File{readyw}
+	err = cmd.Start()
+	readyw.Close()
+	if err != nil {
+		m.Close()
+		s.Close()
+		return fmt.Errorf("start %s init in %s: %w", Program, d.Root, err)
+	}
+	// The setup script says when it runs in the namespace, so its PID 1
+	// exists (under unshare, a child made after unshare started).
+	init, pidfd, err := func() (int, int, error) {
+		if _, err := ready.Read(make([]byte, 1)); err != nil {
+			return 0, -1, fmt.Errorf("the unit's setup ended before it ran (its console says why): %w", err)
+		}
+		init := cmd.Process.Pid
+		if d.jail.unshare != "" {
+			kids := children(init)
+			if len(kids) != 1 {
+				return 0, -1, fmt.Errorf("unshare (process %d) has %d children, want 1: the namespace's init", init, len(kids))
+			}
+			init = kids[0]
+		}
+		pidfd, err := unix.PidfdOpen(init, 0)
+		return init, pidfd, err
+	}()
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		m.Close()
+		s.Close()
+		return fmt.Errorf("start %s init in %s: %w", Program, d.Root, err)
 	}
 	r, w := io.Pipe()
-	dev := &device{master: m, slave: s, cmd: cmd, exited: make(chan struct{}), tapw: w}
+	dev := &device{master: m, slave: s, cmd: cmd, init: init, pidfd: pidfd, exited: make(chan struct{}), tapw: w}
 	tap := consoletest.NewFar(d.t, tapLine{r, d})
 	d.mu.Lock()
 	d.dev, d.tap = dev, tap
@@ -567,8 +602,17 @@ func (d *Target) cut() {
 		return
 	}
 	// PID 1 of the namespace: its death takes every other process of the
-	// unit with it (the kernel kills them all).
-	dev.cmd.Process.Signal(syscall.SIGKILL)
+	// unit with it (the kernel kills them all before init is gone, which
+	// is when its pidfd turns readable).
+	unix.PidfdSendSignal(dev.pidfd, unix.SIGKILL, nil, 0)
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(dev.pidfd), Events: unix.POLLIN}}, -1)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	unix.Close(dev.pidfd)
+	dev.cmd.Process.Kill() // unshare, if any, exits with its child anyway
 	<-dev.exited
 	dev.slave.Close()
 	dev.master.Close()

@@ -217,7 +217,7 @@ func TestCleanup(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var d *busybox.Target
 	var ns string
-	t.Run("unit", func(t *testing.T) {
+	ok := t.Run("unit", func(t *testing.T) {
 		d = busybox.Start(t, busybox.Options{})
 		c := d.Open()
 		login(t, c, busybox.Root)
@@ -225,6 +225,9 @@ func TestCleanup(t *testing.T) {
 		c.Expect("started")
 		c.Expect(prompt(busybox.Root))
 		ns = d.PIDNamespace()
+		if ns == "" {
+			t.Fatal("no PID namespace for a unit that is on")
+		}
 		if n := len(processes(t, ns)); n < 3 {
 			t.Fatalf("%d processes in the unit's namespace %s, want ash and two sleeps", n, ns)
 		}
@@ -233,9 +236,17 @@ func TestCleanup(t *testing.T) {
 			t.Errorf("after the power cut, processes %v are still running", p)
 		}
 		d.Power(true)
-		ns = d.PIDNamespace()
+		if ns = d.PIDNamespace(); ns == "" {
+			t.Fatal("no PID namespace for a unit that is on")
+		}
 		d.Tap().Expect("gw login: ")
 	})
+	if !ok {
+		return
+	}
+	if d == nil {
+		t.Skip("the target is not available here")
+	}
 	if p := processes(t, ns); len(p) != 0 {
 		t.Errorf("after the test, processes %v are still running", p)
 	}

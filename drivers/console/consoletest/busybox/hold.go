@@ -89,15 +89,7 @@ func (d *Target) consolePID() (int, error) {
 	if dev == nil {
 		return 0, errors.New("the unit is off")
 	}
-	pid := dev.cmd.Process.Pid
-	if d.jail.unshare != "" {
-		// unshare's child is the namespace's init.
-		kids := children(pid)
-		if len(kids) == 0 {
-			return 0, errors.New("no init under unshare")
-		}
-		pid = kids[0]
-	}
+	pid := dev.init
 	for _, kid := range children(pid) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", kid))
 		switch strings.TrimSpace(string(comm)) {

@@ -53,10 +53,12 @@ func newJail() (jail, error) {
 // command starts script (busybox sh) chrooted in root, with tty (a pty
 // slave) mounted on root's /dev/ttyS0, the host's /dev/null on its
 // /dev/null and the namespace's /proc on its /proc, after chowning each of homes ("UID:GID:PATH" in root) to its
-// user. The first process is PID 1 of its namespace: its death kills
+// user. It writes a byte to fd 3 once it runs in the namespaces. The
+// first process is PID 1 of its namespace: its death kills
 // every other process of the unit, and the test process's death kills it.
 func (j jail) command(root, tty, script string, homes []string) *exec.Cmd {
 	setup := `set -e
+printf x >&3; exec 3>&-
 mount --make-rprivate /
 mount --bind /dev/null "$1/dev/null"
 mount --bind "$2" "$1/dev/ttyS0"
@@ -86,6 +88,12 @@ exec chroot "$1" /bin/sh -c "$3"`
 // neither chroot nor namespaces is told apart from a broken target.
 func (j jail) check(root string) error {
 	cmd := j.command(root, "/dev/null", "true", nil)
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	cmd.ExtraFiles = []*os.File{null}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		how := "a chroot in new mount, PID and UTS namespaces"
 		if j.unshare != "" {
