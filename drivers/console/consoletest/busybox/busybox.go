@@ -62,8 +62,9 @@ type Options struct {
 	Columns, Rows int
 	// LoginTimeout is how long busybox login waits for a password before
 	// it prints "Login timed out after N seconds" and exits, whereupon
-	// the next getty starts (LOGIN_TIMEOUT; whole seconds, default 60 s
-	// like the real device). getty's own prompt does not time out.
+	// init starts the next getty (LOGIN_TIMEOUT; whole seconds, at least
+	// 1, default 60 s like the real device). getty's own prompt does not
+	// time out.
 	LoginTimeout time.Duration
 	// Replug makes the console an adapter powered by the device: at each
 	// power-on a new pty is made and Path is linked to it, at power-off
@@ -169,8 +170,9 @@ type device struct {
 
 // Start builds a device root in a temporary folder and powers the unit
 // (unless o.Off). Everything is torn down at the end of the test. It
-// skips the test when this host cannot run the target (no busybox-static,
-// no chroot or namespaces allowed), except under CI, where it fails.
+// skips the test when this host cannot run the target (no busybox-static;
+// not root and no user namespace with a subuid range), naming what is
+// missing, except under CI, where it fails.
 func Start(t testing.TB, o Options) *Target {
 	t.Helper()
 	if o.Users == nil {
@@ -193,6 +195,9 @@ func Start(t testing.TB, o Options) *Target {
 	}
 	if o.LoginTimeout == 0 {
 		o.LoginTimeout = 60 * time.Second
+	}
+	if o.LoginTimeout < time.Second || o.LoginTimeout%time.Second != 0 {
+		t.Fatalf("busybox target: LoginTimeout %v: busybox login counts whole seconds, at least 1 (0 means the default, 60 s)", o.LoginTimeout)
 	}
 	j, err := newJail()
 	if err != nil {
@@ -467,8 +472,8 @@ func (d *Target) Power(on bool) {
 	}
 }
 
-// Switch switches the unit. On starts busybox getty on a fresh pty (and,
-// with Replug, a fresh adapter); off kills every process of the unit at
+// Switch switches the unit. On starts busybox init, which starts getty,
+// on a fresh pty (and, with Replug, a fresh adapter); off kills every process of the unit at
 // once (SIGKILL to its PID namespace), as a power cut does: the tty hangs
 // up mid-word and nothing is flushed. What the device printed before the
 // cut stays in the adapter's buffer unless the bench has read it.
@@ -637,7 +642,7 @@ func (d *Target) Print(s string) {
 
 // Type writes s to the device's console input, as if typed on its UART
 // by someone else (or line noise): busybox sees it as the bench's keys.
-// Type("x\n") at a login prompt makes "x" the user name. It fails the
+// Type("x\r") at a login prompt makes "x" the user name. It fails the
 // test when the unit is off.
 func (d *Target) Type(s string) {
 	d.t.Helper()

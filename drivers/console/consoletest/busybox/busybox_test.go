@@ -351,3 +351,16 @@ func TestHoldReleasedEarly(t *testing.T) {
 	c.Write(busybox.Root.Password + "\r")
 	c.Expect(prompt(busybox.Root))
 }
+
+// LoginTimeout reaches busybox login: unanswered, the password prompt
+// gives up, and init starts a new getty.
+func TestLoginTimeout(t *testing.T) {
+	t.Parallel()
+	d := busybox.Start(t, busybox.Options{LoginTimeout: time.Second})
+	c := d.Open()
+	c.Expect("gw login: ")
+	c.Write("root\r")
+	c.Expect("Password: ")
+	c.Expect("Login timed out after 1 seconds")
+	login(t, c, busybox.Root)
+}

@@ -66,11 +66,17 @@
 //   - A failed login pauses FailDelay (3 s, fixed at build time) before
 //     "Login incorrect"; after three failures login exits and getty
 //     starts again. login gives up on a password after
-//     Options.LoginTimeout (LOGIN_TIMEOUT, 60 s by default).
+//     Options.LoginTimeout (LOGIN_TIMEOUT, 60 s by default;
+//     TestLoginTimeout).
 //   - ash sends ESC [6n (a cursor position query) right after each prompt
-//     (TestCursorQueryAfterPrompt) and wraps the echo of a long command
-//     line with "\r\r\n" where it reaches the last column
-//     (TestLongLineWraps); COLUMNS is also set in /etc/profile.
+//     when no input is pending (TestCursorQueryAfterPrompt). Left
+//     unanswered, ash sleeps 20 ms after reading the next line
+//     (libbb/lineedit.c): BenchmarkRoundTrip measures `true` at 20.6 ms
+//     unanswered and 0.23 ms when the far end answers ESC [row;colR, as
+//     a terminal does.
+//   - ash wraps the echo of a long command line with "\r\r\n" where it
+//     reaches the last column (TestLongLineWraps); COLUMNS is also set in
+//     /etc/profile.
 //
 // # Where it runs
 //

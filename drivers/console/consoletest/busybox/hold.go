@@ -51,7 +51,7 @@ func (h *Hold) Release() {
 	<-h.done
 }
 
-// Err is why the hold could not stop the process ("" while it works):
+// Err is why the hold could not stop the process (nil while it works):
 // the process exited, or tracing failed. Valid after Release or once
 // Held would never close.
 func (h *Hold) Err() error {
