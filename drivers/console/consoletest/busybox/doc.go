@@ -30,7 +30,9 @@
 // With an adapter that stays (the default), Path keeps pointing at the
 // same pty across cycles and output already carried to it stays in its
 // input buffer until the bench reads or flushes it: a prompt printed
-// before the cut is still there after it. With Options.Replug the adapter
+// before the cut is still there after it. (An adapter nobody reads holds
+// what the kernel's pty buffer holds; beyond that the device's writes
+// wait, where a real adapter would drop bytes.) With Options.Replug the adapter
 // goes with the power, as a USB-UART the device powers does: the adapter
 // pty is hung up (the bench's reads return EOF) and Path removed at
 // power-off, a new pty linked at power-on (often under the same /dev/pts
