@@ -37,21 +37,29 @@ func Execute(ctx context.Context, st *Suite, c *Case, s *Session, epoch time.Tim
 }
 
 func decide(ctx context.Context, c *Case, s *Session) (results.Verdict, string) {
+	if v, reason, decided := Decided(ctx, c, s); decided {
+		return v, reason
+	}
+	return Classify(body(ctx, c, s))
+}
+
+// Decided reports a verdict that is known before the body runs: NOT_RUN
+// when ctx is done, NOT_APPLICABLE from the declarations, INCONCLUSIVE or
+// ERROR for something the case needs and the fixture lacks. The runner asks
+// it first, so it does not boot a device for a case that will not run.
+func Decided(ctx context.Context, c *Case, s *Session) (v results.Verdict, reason string, decided bool) {
 	if ctx.Err() != nil {
-		return results.NotRun, "cancelled before the case started"
+		return results.NotRun, "cancelled before the case started", true
 	}
 	if c.Applies != nil && s.Declarations != nil {
 		if ok, reason := c.Applies(s.Declarations); !ok {
 			if reason == "" {
-				return results.Error, fmt.Sprintf("%s fault: not applicable without a reason", PartySuite)
+				return results.Error, fmt.Sprintf("%s fault: not applicable without a reason", PartySuite), true
 			}
-			return results.NotApplicable, reason
+			return results.NotApplicable, reason, true
 		}
 	}
-	if v, reason, ok := lacks(c.Needs, s); ok {
-		return v, reason
-	}
-	return Classify(body(ctx, c, s))
+	return lacks(c.Needs, s)
 }
 
 // lacks reports the first thing the case needs that the fixture does not

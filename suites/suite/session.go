@@ -10,6 +10,7 @@ import (
 
 	"github.com/certbench/certbench/drivers/console"
 	"github.com/certbench/certbench/fixtures"
+	"github.com/certbench/certbench/fixtures/procedure"
 	"github.com/certbench/certbench/results"
 )
 
@@ -38,6 +39,16 @@ type Button interface {
 	Hold(ctx context.Context, d time.Duration) error
 }
 
+// Procedures runs the profile's step scripts. *procedure.Runner satisfies
+// it.
+type Procedures interface {
+	Run(ctx context.Context, name string, args map[string]string) (procedure.Result, error)
+	Check(name string, args map[string]string) error
+	// Timeout is a timeout written for the device (in the profile, the
+	// declarations) on the device's clock, as procedures scale it.
+	Timeout(d time.Duration) time.Duration
+}
+
 // Evidence keeps a file in the run's evidence folder. *results.Run
 // satisfies it.
 type Evidence interface {
@@ -53,11 +64,15 @@ type Session struct {
 	Fixture      *fixtures.Fixture
 	Profile      *fixtures.Profile
 	Declarations *fixtures.Declarations
+	// Label is the unit's sticker as the bench read it (bench file, label
+	// file or command).
+	Label fixtures.Label
 
-	Console  Console
-	Power    Power
-	Button   Button // nil when the fixture has no button line
-	Evidence Evidence
+	Console    Console
+	Power      Power
+	Button     Button // nil when the fixture has no button line
+	Procedures Procedures
+	Evidence   Evidence
 	// Images are the firmware images the run was given, by role
 	// ("older-signed", "newer"), as paths.
 	Images map[string]string

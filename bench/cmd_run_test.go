@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certbench/certbench/bench/runner"
+	"github.com/certbench/certbench/results"
+)
+
+// startSimLab runs `bench sim` in its own process, as a user would in a
+// second terminal, and returns its folder once its units are up. Its GPIO
+// socket is exported for the commands the test runs next.
+func startSimLab(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sim := exec.Command(benchBin, append([]string{"sim", "--out", dir}, args...)...)
+	stdout, err := sim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Stderr = os.Stderr
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Signal(syscall.SIGINT); sim.Wait() })
+	up := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Ctrl-C stops the lab") {
+				up <- true
+			}
+		}
+		up <- false
+	}()
+	select {
+	case ok := <-up:
+		if !ok {
+			t.Fatal("bench sim ended before its units were up")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("bench sim printed no unit table")
+	}
+	t.Setenv("CERTBENCH_SIM_GPIO", filepath.Join(dir, "gpio.sock"))
+	if code, o, e := runBin(t, nil, "keygen", "--key", filepath.Join(dir, "bench.key")); code != 0 {
+		t.Fatalf("keygen: %d\n%s%s", code, o, e)
+	}
+	return dir
+}
+
+func TestRunThroughTheBinary(t *testing.T) {
+	dir := startSimLab(t, "--units", "3", "--flaw", "cam-2:uart-root-shell", "--flaw", "cam-3:open-bootloader", "--scale", "0.05")
+	benchFile := filepath.Join(dir, "bench.yaml")
+	code, out, errOut := runBin(t, nil, "run", "-c", benchFile)
+	if code != exitFail {
+		t.Fatalf("bench run: exit %d, want 1 (two flawed units)\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"cam-1\tPASS", "cam-2\tFAIL", "cam-3\tFAIL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{"cam-2: debug-interfaces/uart-shell-needs-auth FAIL: the UART gave a shell prompt", "cam-3: debug-interfaces/uart-shell-needs-auth FAIL: the bootloader"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("progress lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code, o, e := runBin(t, nil, "verify", "--key", filepath.Join(dir, "bench.pub"), filepath.Join(dir, "archive")); code != 0 {
+		t.Fatalf("the run's archive does not verify: %d\n%s%s", code, o, e)
+	}
+	// A second run on one fixture, good unit only: exit 0.
+	if code, o, e := runBin(t, nil, "run", "-c", benchFile, "-f", "cam-1", "-s", "debug-interfaces"); code != 0 {
+		t.Fatalf("good unit alone: exit %d\n%s%s", code, o, e)
+	}
+	if code, _, e := runBin(t, nil, "run", "-c", benchFile, "-s", "no-such-suite"); code != exitUsage || !strings.Contains(e, "debug-interfaces") {
+		t.Fatalf("unknown suite: exit %d: %s", code, e)
+	}
+}
+
+// TestRunSignalSealsAnInterruptedRecord: SIGTERM while a case runs leaves
+// every relay at its safe level and a record that says it was interrupted
+// and verifies; a second signal does not cut the sealing short.
+func TestRunSignalSealsAnInterruptedRecord(t *testing.T) {
+	dir := startSimLab(t, "--units", "1", "--scale", "1") // real time: the case is still booting when the signal comes
+	cmd := exec.Command(benchBin, "run", "-c", filepath.Join(dir, "bench.yaml"), "-o", "json")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan runner.Event, 16)
+	go func() {
+		defer close(events)
+		dec := json.NewDecoder(stdout)
+		for {
+			var e runner.Event
+			if dec.Decode(&e) != nil {
+				return
+			}
+			events <- e
+		}
+	}()
+	var end runner.Event
+	for e := range events {
+		if e.Kind == runner.EventCaseStart {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+		if e.Kind == runner.EventRunEnd {
+			end = e
+		}
+	}
+	err = cmd.Wait()
+	ee, _ := err.(*exec.ExitError)
+	if ee == nil || ee.ExitCode() != exitIncomplete {
+		t.Fatalf("interrupted run: %v, want exit 3", err)
+	}
+	if end.Verdict != "NOT_RUN" || !strings.Contains(end.Reason, "interrupted: signal ") {
+		t.Fatalf("run end: %+v", end)
+	}
+	if code, o, e := runBin(t, nil, "verify", "--key", filepath.Join(dir, "bench.pub"), filepath.Join(dir, "archive")); code != 0 {
+		t.Fatalf("the interrupted run's archive does not verify: %d\n%s%s", code, o, e)
+	}
+	// The relay went to its safe level: the power log's last event says so.
+	logs, _ := filepath.Glob(filepath.Join(dir, "archive", "runs", "*", "evidence", "power-cam-1.jsonl"))
+	if len(logs) != 1 {
+		t.Fatalf("power logs: %v", logs)
+	}
+	f, err := os.Open(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	evs, err := results.ReadPowerEvents(f)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("power events: %v %v", evs, err)
+	}
+	if last := evs[len(evs)-1]; last.Action != "safe" {
+		t.Fatalf("the run's last power event is %+v, want the safe level", last)
+	}
+}

@@ -1,0 +1,177 @@
+package runner_test
+
+import (
+	"context"
+	"crypto"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/certbench/certbench/bench/lease"
+	"github.com/certbench/certbench/bench/runner"
+	"github.com/certbench/certbench/fixtures"
+	"github.com/certbench/certbench/fixtures/sim"
+	"github.com/certbench/certbench/results"
+	"github.com/certbench/certbench/suites/debug"
+	"github.com/certbench/certbench/suites/suite"
+)
+
+// scale runs the lab fast, but slow enough that the case's one key lands
+// inside a 3 s autoboot window (150 ms here) on a loaded machine.
+const scale = 0.05
+
+type lab struct {
+	bench *fixtures.Bench
+	key   crypto.Signer
+	dir   string
+}
+
+func startLab(t *testing.T, units ...sim.UnitConfig) *lab {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := sim.Start(t.Context(), sim.Config{Dir: filepath.Join(dir, "units"), TimeScale: scale, Units: units})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	path := filepath.Join(dir, "lab", "bench.yaml")
+	if err := l.WriteBenchFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := fixtures.LoadBench(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := results.GenerateKey(results.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &lab{bench: b, key: key, dir: dir}
+}
+
+func (l *lab) config(suites ...*suite.Suite) runner.Config {
+	return runner.Config{
+		Bench:     l.bench,
+		Suites:    suites,
+		Archive:   filepath.Join(l.dir, "archive"),
+		Key:       l.key,
+		Software:  "test",
+		TimeScale: scale,
+		Leases:    &lease.Dir{Path: filepath.Join(l.dir, "leases")},
+	}
+}
+
+func verdicts(outs []runner.Outcome) map[string]results.Case {
+	m := map[string]results.Case{}
+	for _, o := range outs {
+		if o.Record == nil {
+			continue
+		}
+		for _, c := range o.Record.Cases {
+			m[o.Fixture+" "+c.ID] = c
+		}
+	}
+	return m
+}
+
+func TestUARTShellCaseAgainstTheLab(t *testing.T) {
+	l := startLab(t,
+		sim.UnitConfig{Name: "rt-good"},
+		sim.UnitConfig{Name: "rt-root", Flaws: []sim.Flaw{sim.UARTRootShell}},
+		sim.UnitConfig{Name: "rt-boot", Flaws: []sim.Flaw{sim.OpenBootloader}},
+		sim.UnitConfig{Name: "rt-other", Flaws: []sim.Flaw{sim.DefaultPassword, sim.NoLockout}},
+	)
+	var mu sync.Mutex
+	var events []runner.Event
+	cfg := l.config(debug.Suite)
+	cfg.Progress = func(e runner.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	outs, err := runner.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		if o.Err != nil {
+			t.Fatalf("%s: %v", o.Fixture, o.Err)
+		}
+	}
+	want := map[string]results.Verdict{
+		"rt-good":  results.Pass,
+		"rt-root":  results.Fail,
+		"rt-boot":  results.Fail,
+		"rt-other": results.Pass, // its flaws are not this case's
+	}
+	got := verdicts(outs)
+	for fx, v := range want {
+		c := got[fx+" debug-interfaces/uart-shell-needs-auth"]
+		if c.Verdict != v {
+			t.Errorf("%s: %s (%s), want %s", fx, c.Verdict, c.Reason, v)
+		}
+	}
+	if r := got["rt-root debug-interfaces/uart-shell-needs-auth"].Reason; !strings.Contains(r, "shell prompt") {
+		t.Errorf("root shell reason: %q", r)
+	}
+	if r := got["rt-boot debug-interfaces/uart-shell-needs-auth"].Reason; !strings.Contains(r, "bootloader") {
+		t.Errorf("open bootloader reason: %q", r)
+	}
+	if code := runner.ExitCode(outs); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	vr, err := results.Verify(filepath.Join(l.dir, "archive"), results.VerifyOptions{Keys: []crypto.PublicKey{l.key.Public()}})
+	if err != nil || !vr.OK() {
+		t.Fatalf("archive does not verify: %v %+v", err, vr)
+	}
+	kinds := map[string]int{}
+	for _, e := range events {
+		kinds[e.Kind]++
+	}
+	if kinds[runner.EventRunStart] != 4 || kinds[runner.EventCaseEnd] != 4 || kinds[runner.EventRunEnd] != 4 {
+		t.Errorf("progress events: %v", kinds)
+	}
+}
+
+func TestLeasedFixtureIsRefused(t *testing.T) {
+	l := startLab(t, sim.UnitConfig{Name: "rt-lease"})
+	cfg := l.config(debug.Suite)
+	held, err := cfg.Leases.Acquire(t.Context(), "rt-lease", "bench console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	outs, err := runner.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Err == nil || !strings.Contains(outs[0].Err.Error(), "in use by bench console") || outs[0].RunID != "" {
+		t.Fatalf("a leased fixture: %+v", outs[0])
+	}
+	if runner.ExitCode(outs) != 3 {
+		t.Fatalf("exit code %d, want 3", runner.ExitCode(outs))
+	}
+}
+
+func TestCancelledRunIsSealedAsInterrupted(t *testing.T) {
+	l := startLab(t, sim.UnitConfig{Name: "rt-cancel"})
+	ctx, cancel := context.WithCancel(t.Context())
+	cfg := l.config(debug.Suite)
+	cfg.Progress = func(e runner.Event) {
+		if e.Kind == runner.EventCaseStart {
+			cancel() // as a SIGTERM would, once the case is under way
+		}
+	}
+	outs, err := runner.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := outs[0]
+	if o.Err != nil || o.Record == nil {
+		t.Fatalf("no record for a cancelled run: %v", o.Err)
+	}
+	if o.Record.Verdict != results.NotRun || !strings.Contains(o.Record.Reason, "interrupted") {
+		t.Fatalf("cancelled run: verdict %s, reason %q", o.Record.Verdict, o.Record.Reason)
+	}
+	vr, err := results.Verify(filepath.Join(l.dir, "archive"), results.VerifyOptions{Keys: []crypto.PublicKey{l.key.Public()}})
+	if err != nil || !vr.OK() {
+		t.Fatalf("archive does not verify: %v %+v", err, vr)
+	}
+}
