@@ -48,9 +48,9 @@ func simCommand() *cobra.Command {
 		Long: `sim runs a lab of virtual SimCam SC-100 units on this machine: each has a
 console on a pty, relay and reset-button GPIO lines, telnet and an HTTP admin
 page on 127.0.0.1, and flash in a folder under --out. It writes a bench file
-(OUT/bench.yaml) that bench check, bench console and bench power accept (bench
-run and bench demo are not there yet: they arrive with the certification
-suites), prints each unit's console, lines and ports, and runs until Ctrl-C.
+(OUT/bench.yaml) that bench check, bench console, bench power and bench run
+accept (bench demo, one command for all of it, is not there yet), prints each
+unit's console, lines and ports, and runs until Ctrl-C.
 
 Units are named cam-1 ... cam-N. A unit is a good device unless given flaws:
   --flaw cam-2:default-password --flaw 3:no-lockout
