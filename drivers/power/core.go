@@ -121,8 +121,9 @@ func (c *core) learn(ctx context.Context, a Action, want bool) (done bool, err e
 	if c.read == nil || c.state != stateUnknown {
 		return false, nil
 	}
-	ev := Event{Switch: c.event, Action: a}
+	ev := Event{Switch: c.event, Action: a, Detail: "reading the state (status command)"}
 	c.log.begin(&ev)
+	ev.Detail = ""
 	on, out, err := c.read(ctx)
 	ev.StatusOutput = out
 	if err != nil {
