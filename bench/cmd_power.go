@@ -197,9 +197,9 @@ func (p *stepPrinter) close() {
 
 // formatStep renders one step for a person:
 //
-//	    0s  command    off     started  ["pdu" "off"]
-//	 1.204s command    off     done     state=off (took 1.204s) ["pdu" "off"]; ...
-//	 1.204s command    wait    waiting min_off: 1s (state unknown: ...)
+//	   0s  command    off     started  ["pdu" "off"]
+//	1.204s command    off     done     state=off (took 1.204s) ["pdu" "off"]; ...
+//	1.204s command    wait    waiting min_off: 1s (state unknown: ...)
 func formatStep(e power.Event, begun bool) string {
 	var b strings.Builder
 	at := e.Mono
