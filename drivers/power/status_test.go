@@ -3,8 +3,10 @@
 package power
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -385,6 +387,74 @@ func TestPDUDaemon(t *testing.T) {
 	}
 	evs := g.log.Events()
 	if len(evs) != 2 || !strings.Contains(evs[0].Detail, "already on") || !strings.Contains(evs[1].Detail, "confirms off") || !strings.Contains(evs[1].Output, "Processing job for PDU lab: (off 3)") {
+		t.Errorf("events %+v", evs)
+	}
+}
+
+// TestPDUDaemonHTTP runs a real pdudaemon on loopback, its HTTP listener in
+// front of the localcmdline driver, and switches through it with curl, as
+// a lab with a shared PDU daemon does. The daemon answers "OK - accepted
+// request" before its queue switches the outlet: only the status command's
+// read-back, repeated until it agrees, says the outlet did switch.
+func TestPDUDaemonHTTP(t *testing.T) {
+	for _, prog := range []string{"pdudaemon", "curl"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			t.Skipf("%s not installed", prog)
+		}
+	}
+	p := newPDU(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // pdudaemon binds it again
+	conf := p.path("pdudaemon.conf")
+	if err := os.WriteFile(conf, []byte(`{"daemon": {"hostname": "127.0.0.1", "port": `+strconv.Itoa(port)+`, "listener": "http", "logging_level": "INFO"},
+ "pdus": {"lab": {"driver": "localcmdline", "cmd_on": "echo on > `+p.dir+`/outlet%s", "cmd_off": "echo off > `+p.dir+`/outlet%s"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := exec.Command("pdudaemon", "--conf", conf)
+	logs, err := d.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Stderr = d.Stdout
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	sc := bufio.NewScanner(logs)
+	for sc.Scan() && !strings.Contains(sc.Text(), "Listening on") {
+	}
+	if sc.Err() != nil {
+		t.Fatal(sc.Err())
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/power/control/"
+	p.script(t, "status", `cat "`+p.dir+`/outlet3" 2>/dev/null || echo off`)
+	log := NewLog(nil, time.Time{})
+	s, err := NewCommand(CommandConfig{
+		On:     []string{"curl", "-fsS", url + "on?hostname=lab&port=3"},
+		Off:    []string{"curl", "-fsS", url + "off?hostname=lab&port=3"},
+		Status: []string{p.path("status")}, Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Off(context.Background()); err != nil { // reads off (no file yet): nothing sent
+		t.Fatal(err)
+	}
+	if err := s.On(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	evs := log.Events()
+	on := evs[len(evs)-1]
+	if !strings.Contains(evs[0].Detail, "already off") || on.Action != ActionOn || on.State != StateOn ||
+		!strings.Contains(on.Output, "OK - accepted request") || !strings.Contains(on.Detail, "the status command confirms on") {
 		t.Errorf("events %+v", evs)
 	}
 }
