@@ -415,3 +415,60 @@ func TestPowerCycleSignalLeavesSafe(t *testing.T) {
 		})
 	}
 }
+
+// TestPowerOffInterruptedIsNotAnError is issue 13.12's last part: Ctrl-C
+// while an off-script runs, after it cut power, is recorded as what it is
+// (state unknown, interrupted after it started), not as a failure; then
+// the safe state runs once.
+func TestPowerOffInterruptedIsNotAnError(t *testing.T) {
+	dir := t.TempDir()
+	running := filepath.Join(dir, "running")
+	if err := syscall.Mkfifo(running, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "pdu.sh")
+	if err := os.WriteFile(script, []byte(`#!/bin/sh
+echo "$1" >> "`+dir+`/log"
+# The first off hangs after it cut power; the safe state's off does not.
+if [ "$1" = cut ] && [ ! -e "`+dir+`/cut" ]; then touch "`+dir+`/cut"; echo running > "`+running+`"; exec sleep 300; fi
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	serial := listen(t)
+	bench := writeBench(t, `  - name: plug-1
+    power: {command: {on: [`+script+`, "on"], off: [`+script+`, "cut"]}}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	events := filepath.Join(dir, "ev.jsonl")
+	cmd := exec.Command(benchBin, "power", "off", "-c", bench, "plug-1", "--events", events)
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if b, err := os.ReadFile(running); err != nil || string(b) != "running\n" {
+		t.Fatalf("fifo %q %v", b, err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130\n%s", code, errs.String())
+	}
+	var got []string
+	for _, line := range strings.Split(readTrim(t, events), "\n") {
+		var e struct{ Action, State, Detail, Error string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Action+" "+e.State)
+		if e.Action == "off" && (e.Error != "" || !strings.Contains(e.Detail, "state unknown: off command interrupted after it started")) {
+			t.Errorf("off event %+v, want no error and what is known", e)
+		}
+	}
+	if strings.Join(got, ",") != "off unknown,safe off" || strings.Contains(out.String(), "off     failed") {
+		t.Errorf("events %v, want off (state unknown) then safe (off); stdout:\n%s", got, out.String())
+	}
+}
