@@ -127,7 +127,12 @@ func (c *core) learn(ctx context.Context, a Action, want bool) (done bool, err e
 	on, out, err := c.read(ctx)
 	ev.StatusOutput = out
 	if err != nil {
-		ev.State, ev.Err = StateUnknown, err.Error()
+		ev.State = StateUnknown
+		if ce := (*CommandError)(nil); errors.As(err, &ce) && ce.Interrupted {
+			ev.Detail = fmt.Sprintf("state unknown: reading it was interrupted (%v)", ce.Err)
+		} else {
+			ev.Err = err.Error()
+		}
 		c.log.record(ev)
 		if c.what != "" {
 			err = fmt.Errorf("%s: %w", c.what, err)
