@@ -75,8 +75,16 @@ func powerCommand(ctx context.Context, out io.Writer, cfgPath, action, name, eve
 	if err != nil {
 		return usageError(fmt.Errorf("create event file: %w (name another file with --events)", err))
 	}
-	steps := newStepPrinter(out)
 	log := power.NewLog(ef, time.Now())
+	sw, err := newSwitch(f, log)
+	if err != nil {
+		// Nothing was switched: leave no empty file behind to collide
+		// with the next try's --events.
+		ef.Close()
+		os.Remove(events)
+		return &exitError{code: exitIncomplete, err: err}
+	}
+	steps := newStepPrinter(out)
 	log.Watch(steps.watch)
 	defer func() {
 		steps.close()
@@ -90,10 +98,6 @@ func powerCommand(ctx context.Context, out io.Writer, cfgPath, action, name, eve
 		abs, _ := filepath.Abs(events)
 		fmt.Fprintf(out, "events: %s\n", abs)
 	}()
-	sw, err := newSwitch(f, log)
-	if err != nil {
-		return &exitError{code: exitIncomplete, err: err}
-	}
 
 	// Success leaves the fixture as the user asked; anything else leaves it safe.
 	var safety power.Safety

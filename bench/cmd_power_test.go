@@ -472,3 +472,23 @@ if [ "$1" = cut ] && [ ! -e "`+dir+`/cut" ]; then touch "`+dir+`/cut"; echo runn
 		t.Errorf("events %v, want off (state unknown) then safe (off); stdout:\n%s", got, out.String())
 	}
 }
+
+// TestPowerFailedSetupLeavesNoEventFile: a switch that cannot be made
+// switched nothing; its empty event file must not block the next try.
+func TestPowerFailedSetupLeavesNoEventFile(t *testing.T) {
+	serial := listen(t)
+	path := writeBench(t, `  - name: plug-1
+    power: {command: {on: [certbench-no-such-pdu, "on"], off: [certbench-no-such-pdu, "off"]}}
+    console: {tcp: "`+serial.Addr().String()+`"}
+    profile: profile.yaml
+    declarations: declarations.yaml
+`)
+	events := filepath.Join(t.TempDir(), "ev.jsonl")
+	code, _, errs := runBin(t, nil, "power", "on", "-c", path, "plug-1", "--events", events)
+	if code != exitIncomplete || !strings.Contains(errs, "certbench-no-such-pdu") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(events); !os.IsNotExist(err) {
+		t.Errorf("event file left behind (%v)", err)
+	}
+}
