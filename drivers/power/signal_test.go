@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -100,32 +99,4 @@ func TestSignalChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("line=%s cause=%v\n", pin.Read(), context.Cause(ctx))
-}
-
-// TestSecondHangupIsDropped: after the first signal, a closed terminal's
-// SIGHUP (or SIGPIPE) must not end the process while it goes safe and
-// writes its last events. The test binary itself would die if it did.
-func TestSecondHangupIsDropped(t *testing.T) {
-	var safety Safety
-	release := make(chan struct{})
-	safety.Register("slow", stuck{release})
-	ctx, stop := safety.NotifyContext(context.Background()) // Signals
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR2); err != nil {
-		t.Fatal(err)
-	}
-	<-ctx.Done()
-	// The safe state is still running (stuck), as a PDU's off would be.
-	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGPIPE} {
-		if err := syscall.Kill(syscall.Getpid(), sig); err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(release)
-	if err := stop(); err == nil || !strings.Contains(err.Error(), "PDU timed out") {
-		t.Errorf("stop = %v, want the safe state's error", err)
-	}
-	var se *SignalError
-	if !errors.As(context.Cause(ctx), &se) || se.Signal != syscall.SIGUSR2 {
-		t.Errorf("cause %v, want the first signal, SIGUSR2", context.Cause(ctx))
-	}
 }
