@@ -1,16 +1,14 @@
 package power
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -286,53 +284,98 @@ const (
 
 // run runs argv with a timeout and returns its combined output.
 func run(ctx context.Context, argv []string, timeout time.Duration) (string, error) {
-	out := &tailBuffer{max: maxOutput}
-	return runTo(ctx, argv, timeout, out, out)
+	out, err := outputFile()
+	if err != nil {
+		return "", &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Err: err}
+	}
+	defer out.Close()
+	err = runTo(ctx, argv, timeout, out, out)
+	return finish(readTail(out), err)
 }
 
 // runStdout runs argv with a timeout and returns its standard output, and
-// its combined output for messages.
+// its standard output and standard error for messages.
 func runStdout(ctx context.Context, argv []string, timeout time.Duration) (stdout, all string, err error) {
-	o, both := &tailBuffer{max: maxOutput}, &tailBuffer{max: maxOutput}
-	all, err = runTo(ctx, argv, timeout, io.MultiWriter(o, both), both)
-	return o.String(), all, err
+	o, e := outputFile()
+	if e != nil {
+		return "", "", &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Err: e}
+	}
+	defer o.Close()
+	stderr, e := outputFile()
+	if e != nil {
+		return "", "", &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Err: e}
+	}
+	defer stderr.Close()
+	err = runTo(ctx, argv, timeout, o, stderr)
+	stdout = readTail(o)
+	all = stdout + readTail(stderr)
+	all, err = finish(all, err)
+	return stdout, all, err
+}
+
+// outputFile is where a command writes its output: an unnamed temporary
+// file, not a pipe. A helper the command leaves running (a USB-serial
+// bridge started with nohup) inherits it and may go on writing: to a pipe
+// it would be killed by SIGPIPE once the bench stopped reading, or held
+// the command's end until a timeout; a file takes its writes until it
+// exits (and is freed then), and the command is done when it exits.
+func outputFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "certbench-power-*.out")
+	if err != nil {
+		return nil, fmt.Errorf("file for the command's output: %w", err)
+	}
+	os.Remove(f.Name()) // open until the last writer closes it
+	return f, nil
+}
+
+// readTail reads the last maxOutput bytes written to f.
+func readTail(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	size := fi.Size()
+	from := max(0, size-maxOutput)
+	b := make([]byte, size-from)
+	n, _ := f.ReadAt(b, from)
+	if from > 0 {
+		return fmt.Sprintf("[%d bytes dropped]\n%s", from, b[:n])
+	}
+	return string(b[:n])
 }
 
 // runTo runs argv with a timeout, its standard output to stdout and its
-// standard error to stderr, and returns what all holds after it.
-func runTo(ctx context.Context, argv []string, timeout time.Duration, stdout io.Writer, all *tailBuffer) (string, error) {
+// standard error to stderr.
+func runTo(ctx context.Context, argv []string, timeout time.Duration, stdout, stderr *os.File) error {
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
-	out := all
-	cmd.Stdout, cmd.Stderr = stdout, all
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	hangUp(cmd)
-	// A grandchild that keeps the output pipe open must not hold us past
-	// the kill.
-	cmd.WaitDelay = time.Second
 	err := cmd.Run()
-	output := out.String()
-	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success() {
-		// It did its job; something it started (a daemon) kept the output
-		// open, and we stopped reading.
-		return output + "\n[output still open after exit; stopped reading]", nil
-	}
 	if err == nil {
-		return output, nil
+		return nil
 	}
-	ce := &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Output: tail(output), Err: err}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee) && ee.Exited():
 		// Exited by itself, even if the deadline has passed since.
-		ce.ExitCode = ee.ExitCode()
+		return &CommandError{Argv: argv, ExitCode: ee.ExitCode(), Timeout: timeout, Err: err}
 	case ctx.Err() != nil:
-		ce.Err, ce.Interrupted = context.Cause(ctx), true
+		return &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Interrupted: true, Err: context.Cause(ctx)}
 	case errors.Is(tctx.Err(), context.DeadlineExceeded):
-		ce.TimedOut = true
-		ce.Err = context.DeadlineExceeded
+		return &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, TimedOut: true, Err: context.DeadlineExceeded}
 	}
-	return output, ce
+	return &CommandError{Argv: argv, ExitCode: -1, Timeout: timeout, Err: err}
+}
+
+// finish adds the output's tail to a failed command's error.
+func finish(output string, err error) (string, error) {
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		ce.Output = tail(output)
+	}
+	return output, err
 }
 
 // tail returns the last lines of s, at most maxTail bytes.
@@ -346,32 +389,4 @@ func tail(s string) string {
 		s = s[i+1:]
 	}
 	return "…" + s
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu      sync.Mutex
-	max     int
-	buf     bytes.Buffer
-	dropped int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; over > 0 {
-		b.buf.Next(over)
-		b.dropped += over
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dropped > 0 {
-		return fmt.Sprintf("[%d bytes dropped]\n%s", b.dropped, b.buf.String())
-	}
-	return b.buf.String()
 }

@@ -263,10 +263,14 @@ func TestTail(t *testing.T) {
 	if got := tail(long); got != "…last line" {
 		t.Errorf("tail = %q", got)
 	}
-	b := &tailBuffer{max: 4}
-	b.Write([]byte("abcdef"))
-	if got := b.String(); got != "[2 bytes dropped]\ncdef" {
-		t.Errorf("tailBuffer = %q", got)
+	f, err := outputFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString(strings.Repeat("x", maxOutput+2) + "ab")
+	if got := readTail(f); !strings.HasPrefix(got, "[4 bytes dropped]\nxx") || !strings.HasSuffix(got, "ab") || len(got) != len("[4 bytes dropped]\n")+maxOutput {
+		t.Errorf("readTail kept %d bytes starting %q", len(got), got[:30])
 	}
 }
 

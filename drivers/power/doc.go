@@ -12,6 +12,27 @@
 //   - Command: external programs (a PDU's CLI, a pdudaemon client, uhubctl)
 //     run as argv, without a shell, with a timeout.
 //
+// Every switch has a minimum off-time: power never comes back sooner than
+// that after it was cut, so the device really loses power (capacitors drain,
+// the SoC resets). On and Cycle wait only the remainder: if the switch has
+// been off long enough already they do not wait at all. The wait is on a
+// timer that the context can cancel.
+//
+// A switch that does not know its state (just made, as in a new `bench`
+// process, or after an action failed) treats power as possibly cut just
+// now: another process may have switched it off a moment ago, or the failed
+// action may have cut it before failing. Its first On therefore waits the
+// whole minimum off-time, recorded as a "wait" event whose detail says the
+// state is unknown. To switch on without that wait, switch off first (Off,
+// SafeState or Cycle) and let the off-time pass, or give a Command a status
+// command: it then reads the state, and a fixture already on is left alone.
+//
+// The package keeps no state between processes (no state file holding the
+// time of the last Off): the wait from an unknown state costs at most one
+// minimum off-time, whereas a file is one more thing to go stale, and on a
+// Raspberry Pi without a real-time clock the wall time can jump at boot
+// and make a recent Off look old.
+//
 // # Reading the state back
 //
 // A relay's state is the level written to its line. A Command's is what
@@ -40,29 +61,17 @@
 // then the command itself SIGKILL. A child it left in its group ends (unless
 // it catches SIGHUP); a helper it detached on purpose survives: started with
 // nohup it ignores SIGHUP, started with setsid or as a daemon it is in a
-// group of its own. A command stopped by its context may have switched
-// already (a PDU cuts the outlet before its client exits): its event has no
-// error, but the state "unknown" and "interrupted after it started".
+// group of its own. A command's output goes to an unnamed temporary file,
+// not a pipe, for the same helpers: one that inherits it and goes on
+// printing would die of SIGPIPE once the bench stopped reading a pipe; a
+// file takes its writes until it exits, and the command is done when it
+// exits, however long its helpers run.
 //
-// Every switch has a minimum off-time: power never comes back sooner than
-// that after it was cut, so the device really loses power (capacitors drain,
-// the SoC resets). On and Cycle wait only the remainder: if the switch has
-// been off long enough already they do not wait at all. The wait is on a
-// timer that the context can cancel.
+// A command stopped by its context may have switched already (a PDU cuts
+// the outlet before its client exits): its event has no error, but the
+// state "unknown" and "interrupted after it started".
 //
-// A switch that does not know its state (just made, as in a new `bench`
-// process, or after an action failed) treats power as possibly cut just
-// now: another process may have switched it off a moment ago, or the failed
-// action may have cut it before failing. Its first On therefore waits the
-// whole minimum off-time, recorded as a "wait" event whose detail says the
-// state is unknown. To switch on without that wait, switch off first (Off,
-// SafeState or Cycle) and let the off-time pass.
-//
-// The package keeps no state between processes (no state file holding the
-// time of the last Off): the wait from an unknown state costs at most one
-// minimum off-time, whereas a file is one more thing to go stale, and on a
-// Raspberry Pi without a real-time clock the wall time can jump at boot
-// and make a recent Off look old.
+// # Buttons
 //
 // A Button is a reset-button line: Press (momentary) and Hold(d). The line is
 // released on every path out of a press: timeout, cancellation, panic.

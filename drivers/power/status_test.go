@@ -458,3 +458,36 @@ func TestPDUDaemonHTTP(t *testing.T) {
 		t.Errorf("events %+v", evs)
 	}
 }
+
+// TestChattyHelperOutlivesItsCommand: an on-script starts a bridge with
+// nohup without redirecting its output, and exits. The bridge goes on
+// printing; it must not be killed by SIGPIPE once the bench stops reading,
+// as it was when the command's output was a pipe.
+func TestChattyHelperOutlivesItsCommand(t *testing.T) {
+	p := newPDU(t)
+	ticks := p.path("ticks")
+	p.script(t, "vendor-on", `nohup sh -c 'while :; do echo tick; echo tick >> "`+ticks+`"; sleep 0.02; done' & echo $! > "`+p.dir+`/bridge"
+echo "bridge started"`)
+	g := newRig()
+	s := g.command(t, CommandConfig{On: []string{p.path("vendor-on")}, Off: []string{p.path("pdu"), "off"}})
+	if err := s.On(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p.path("bridge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	count := func() int { b, _ := os.ReadFile(ticks); return strings.Count(string(b), "\n") }
+	// Once On has returned, the bench reads no more of the output; the
+	// bridge must go on past several more writes to it.
+	from := count()
+	waitFor(t, "the bridge to go on printing", func() bool { return count() >= from+5 || !alive(pid) })
+	if !alive(pid) {
+		t.Fatalf("the bridge (pid %d) died after its command returned, after %d ticks", pid, count())
+	}
+	if e := g.log.Events()[0]; !strings.Contains(e.Output, "bridge started\n") {
+		t.Errorf("output %q", e.Output)
+	}
+}
