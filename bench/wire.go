@@ -65,14 +65,17 @@ func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
 	)
 	if p.Command != nil {
 		sw, err = power.NewCommand(power.CommandConfig{
-			Name:    fmt.Sprintf("fixture %q", f.Name),
-			On:      p.Command.On,
-			Off:     p.Command.Off,
-			Cycle:   p.Command.Cycle,
-			Timeout: p.Command.Timeout,
-			MinOff:  p.MinOff,
-			SafeOn:  p.SafeOn,
-			Log:     log,
+			Name:      fmt.Sprintf("fixture %q", f.Name),
+			On:        p.Command.On,
+			Off:       p.Command.Off,
+			Cycle:     p.Command.Cycle,
+			Status:    p.Command.Status,
+			StatusOn:  p.Command.StatusOn,
+			StatusOff: p.Command.StatusOff,
+			Timeout:   p.Command.Timeout,
+			MinOff:    p.MinOff,
+			SafeOn:    p.SafeOn,
+			Log:       log,
 		})
 	} else {
 		sw, err = power.NewRelay(power.RelayConfig{

@@ -4,5 +4,5 @@ package power
 
 import "os/exec"
 
-// killGroup leaves cancellation to os/exec, which kills the process itself.
-func killGroup(*exec.Cmd) {}
+// hangUp leaves cancellation to os/exec, which kills the process itself.
+func hangUp(*exec.Cmd) {}

@@ -46,6 +46,12 @@ func (p *pdu) script(t *testing.T, name, body string) {
 	}
 }
 
+// What a command switch without a status command notes in its events.
+const (
+	assumedOn  = "; no status command: assumed on because the command exited 0"
+	assumedOff = "; no status command: assumed off because the command exited 0"
+)
+
 // quote renders argv as events' detail does.
 func quote(argv ...string) string { return fmt.Sprintf("%q", argv) }
 
@@ -90,7 +96,7 @@ func TestCommandOnOffKeepsOutput(t *testing.T) {
 		t.Errorf("PDU was told %q, want on off off", got)
 	}
 	evs := g.log.Events()
-	on, off := quote(p.path("pdu"), "on"), quote(p.path("pdu"), "off")
+	on, off := quote(p.path("pdu"), "on")+assumedOn, quote(p.path("pdu"), "off")+assumedOff
 	wantEvents(t, g.log, "command on "+on, "command off "+off, "command safe "+off)
 	if evs[0].Output != "outlet 3 on ok\n" || evs[2].Output != "outlet 3 off ok\n" {
 		t.Errorf("outputs %q, %q", evs[0].Output, evs[2].Output)
@@ -214,7 +220,7 @@ func TestCommandCycleWithoutCycleCommand(t *testing.T) {
 	if got := p.outlet(t); got != "off on" {
 		t.Errorf("PDU was told %q, want off on", got)
 	}
-	wantEvents(t, g.log, "command cycle minimum off-time 2s", "command off "+quote(p.path("pdu"), "off"), "command wait 2s", "command on "+quote(p.path("pdu"), "on"))
+	wantEvents(t, g.log, "command cycle minimum off-time 2s", "command off "+quote(p.path("pdu"), "off")+assumedOff, "command wait 2s", "command on "+quote(p.path("pdu"), "on")+assumedOn)
 }
 
 func TestCommandCycleCommand(t *testing.T) {
@@ -229,7 +235,7 @@ func TestCommandCycleCommand(t *testing.T) {
 		t.Errorf("PDU was told %q, want reboot", got)
 	}
 	evs := g.log.Events()
-	if len(evs) != 1 || evs[0].Action != ActionCycle || evs[0].Switch != "command" || evs[0].Detail != quote(p.path("pdu"), "reboot") || evs[0].Output != "outlet 3 reboot ok\n" {
+	if len(evs) != 1 || evs[0].Action != ActionCycle || evs[0].Switch != "command" || evs[0].Detail != quote(p.path("pdu"), "reboot")+assumedOn || evs[0].Output != "outlet 3 reboot ok\n" {
 		t.Errorf("events %+v, want one cycle event with the output", evs)
 	}
 }
@@ -257,10 +263,14 @@ func TestTail(t *testing.T) {
 	if got := tail(long); got != "…last line" {
 		t.Errorf("tail = %q", got)
 	}
-	b := &tailBuffer{max: 4}
-	b.Write([]byte("abcdef"))
-	if got := b.String(); got != "[2 bytes dropped]\ncdef" {
-		t.Errorf("tailBuffer = %q", got)
+	f, err := outputFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString(strings.Repeat("x", maxOutput+2) + "ab")
+	if got := readTail(f); !strings.HasPrefix(got, "[4 bytes dropped]\nxx") || !strings.HasSuffix(got, "ab") || len(got) != len("[4 bytes dropped]\n")+maxOutput {
+		t.Errorf("readTail kept %d bytes starting %q", len(got), got[:30])
 	}
 }
 

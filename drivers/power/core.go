@@ -2,6 +2,7 @@ package power
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,9 +20,14 @@ type core struct {
 	log    *Log
 	clk    clock
 	// set switches to on or off; it is called with mu held. ev comes
-	// prefilled with the switch name and action and set adds what it knows
-	// (level, output); err is recorded in the event by the caller.
-	set func(ctx context.Context, on bool, ev *Event) error
+	// prefilled with the switch name and action; set adds what it knows
+	// (level, argv), calls begin just before it acts, and then adds the
+	// outcome (output, status). err is recorded in the event by the caller.
+	set func(ctx context.Context, on bool, ev *Event, begin func()) error
+	// read, when a status command is configured, reads the state back:
+	// on or off, and the status command's standard output. nil: the switch
+	// cannot read its state.
+	read func(ctx context.Context) (on bool, out string, err error)
 
 	// mu is never held while waiting out the off-time, so SafeState never
 	// waits behind a Cycle; it may be held while set runs a command.
@@ -54,17 +60,27 @@ func newCore(name, event string, minOff time.Duration, safeOn bool, log *Log) *c
 
 // switchTo runs set and records the transition as action a; c.mu is held.
 func (c *core) switchTo(ctx context.Context, a Action, on bool) error {
-	return c.apply(a, on, func(ev *Event) error { return c.set(ctx, on, ev) })
+	return c.apply(a, on, func(ev *Event, begin func()) error { return c.set(ctx, on, ev, begin) })
 }
 
 // apply runs do, which leaves the switch on or off, records it as action a
-// and updates the state; c.mu is held.
-func (c *core) apply(a Action, on bool, do func(ev *Event) error) error {
+// and updates the state; c.mu is held. do calls begin just before it acts,
+// to stamp the event's start.
+func (c *core) apply(a Action, on bool, do func(ev *Event, begin func()) error) error {
 	ev := Event{Switch: c.event, Action: a}
-	err := do(&ev)
+	err := do(&ev, func() { c.log.begin(&ev) })
 	if err != nil {
 		c.state, c.offSince = stateUnknown, time.Time{}
-		ev.Err = err.Error()
+		ev.State = StateUnknown
+		var ce *CommandError
+		if errors.As(err, &ce) && ce.Interrupted {
+			// Not a fault of the bench: the caller stopped it. But the
+			// command may have switched already (a PDU cuts the outlet
+			// before its client exits), so nothing is known.
+			ev.Detail = join(ev.Detail, fmt.Sprintf("state unknown: %s command interrupted after it started (%v)", a, ce.Err))
+		} else {
+			ev.Err = err.Error()
+		}
 		c.log.record(ev)
 		if c.what != "" {
 			err = fmt.Errorf("%s: %w", c.what, err)
@@ -74,13 +90,73 @@ func (c *core) apply(a Action, on bool, do func(ev *Event) error) error {
 	switch {
 	case on:
 		c.state = stateOn
+		ev.State = StateOn
 	case c.state != stateOff:
 		// Off while already off keeps the first off time: the device has
 		// been without power since then.
 		c.state, c.offSince = stateOff, c.clk.Now()
+		ev.State = StateOff
+	default:
+		ev.State = StateOff
 	}
 	c.log.record(ev)
 	return nil
+}
+
+// join joins two parts of an event's detail.
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// learn reads the state through the status command when it is unknown and
+// the switch has one (c.mu held), so that a new process neither switches
+// a fixture that is already as wanted nor waits for nothing. It returns
+// whether the switch is now known to be in state want; when it is, it has
+// recorded action a as done without switching. A failed read is recorded
+// as a failed a.
+func (c *core) learn(ctx context.Context, a Action, want bool) (done bool, err error) {
+	if c.read == nil || c.state != stateUnknown {
+		return false, nil
+	}
+	ev := Event{Switch: c.event, Action: a, Detail: "reading the state (status command)"}
+	c.log.begin(&ev)
+	ev.Detail = ""
+	on, out, err := c.read(ctx)
+	ev.StatusOutput = out
+	if err != nil {
+		ev.State = StateUnknown
+		if ce := (*CommandError)(nil); errors.As(err, &ce) && ce.Interrupted {
+			ev.Detail = fmt.Sprintf("state unknown: reading it was interrupted (%v)", ce.Err)
+		} else {
+			ev.Err = err.Error()
+		}
+		c.log.record(ev)
+		if c.what != "" {
+			err = fmt.Errorf("%s: %w", c.what, err)
+		}
+		return false, &Error{Switch: c.name, Action: a, Err: err}
+	}
+	now := c.clk.Now()
+	if on {
+		c.state = stateOn
+	} else {
+		// Since when it is off is not known: count from now, as for an
+		// unknown state.
+		c.state, c.offSince = stateOff, now
+	}
+	if on != want {
+		return false, nil
+	}
+	ev.State = StateOff
+	if on {
+		ev.State = StateOn
+	}
+	ev.Detail = fmt.Sprintf("already %s (status command says so): not switched", ev.State)
+	c.log.record(ev)
+	return true, nil
 }
 
 // check returns why an operation must not start (or go on), with c.mu held:
@@ -102,6 +178,9 @@ func (c *core) off(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.check(ctx, ActionOff, c.safed); err != nil {
+		return err
+	}
+	if done, err := c.learn(ctx, ActionOff, false); done || err != nil {
 		return err
 	}
 	return c.switchTo(ctx, ActionOff, false)
@@ -144,8 +223,15 @@ func (c *core) onOrRemaining(ctx context.Context, safed <-chan struct{}) (time.D
 	if err := c.check(ctx, ActionOn, safed); err != nil {
 		return 0, err
 	}
+	read := c.read != nil && c.state == stateUnknown
+	if done, err := c.learn(ctx, ActionOn, true); done || err != nil {
+		return 0, err
+	}
 	var wait time.Duration
 	detail := ""
+	if read {
+		detail = " (the status command says off; since when is not known)"
+	}
 	switch c.state {
 	case stateOff:
 		wait = c.minOff - c.clk.Now().Sub(c.offSince)
@@ -183,6 +269,9 @@ func (c *core) cycleOff(ctx context.Context) (<-chan struct{}, error) {
 		return nil, err
 	}
 	c.log.record(Event{Switch: c.event, Action: ActionCycle, Detail: "minimum off-time " + c.minOff.String()})
+	if done, err := c.learn(ctx, ActionOff, false); done || err != nil {
+		return safed, err
+	}
 	return safed, c.switchTo(ctx, ActionOff, false)
 }
 

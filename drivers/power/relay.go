@@ -65,12 +65,13 @@ func newRelay(p gpio.PinOut, cfg RelayConfig) *Relay {
 	return r
 }
 
-func (r *Relay) set(_ context.Context, on bool, ev *Event) error {
+func (r *Relay) set(_ context.Context, on bool, ev *Event, begin func()) error {
 	l := r.on
 	if !on {
 		l = !l
 	}
 	ev.Level = l.String()
+	begin()
 	return outLevel(r.line, l)
 }
 

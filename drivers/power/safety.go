@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
-	"syscall"
 )
 
 // Safety knows every switch and button of a bench and drives them all to
@@ -19,7 +19,7 @@ import (
 //
 //	func run(ctx context.Context) (err error) {
 //		var safety power.Safety
-//		ctx, stop := safety.NotifyContext(ctx) // SIGINT, SIGTERM
+//		ctx, stop := safety.NotifyContext(ctx) // SIGINT, SIGTERM, SIGHUP, ...
 //		defer func() { err = errors.Join(err, stop()) }()
 //		defer safety.SafeAllInto(&err) // on return and on panic
 //		relay, err := power.NewRelay(...)
@@ -100,22 +100,34 @@ func (e *SignalError) Error() string { return "interrupted by signal " + e.Signa
 func (e *SignalError) Is(target error) bool { return target == context.Canceled }
 
 // NotifyContext returns a copy of parent that is cancelled when one of sigs
-// arrives (SIGINT and SIGTERM if none are given), with a *SignalError as its
-// cause; right after cancelling, it drives everything registered to its safe
+// arrives (Signals if none are given), with a *SignalError as its cause;
+// right after cancelling, it drives everything registered to its safe
 // state. Cancelling first means that no operation of the returned context
 // can switch a line back afterwards. After the first signal the default
-// handling is restored, so a second Ctrl-C ends the process at once (the
-// lines are already safe).
+// handling of SIGINT, SIGTERM and SIGQUIT is restored, so a second Ctrl-C
+// ends the process at once (a relay is already safe by then; a PDU command
+// may still be switching); the other signals stay caught and are dropped,
+// so a closed terminal (SIGHUP) or output pipe (SIGPIPE) does not end the
+// process while it goes safe.
 //
 // stop undoes the signal handling and, if a signal came, waits for its
 // SafeAll to finish and returns its error. Call it before exiting.
 func (s *Safety) NotifyContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func() error) {
 	if len(sigs) == 0 {
-		sigs = []os.Signal{os.Interrupt, syscall.SIGTERM}
+		sigs = Signals
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, sigs...)
+	// drain catches, and drops, the signals other than a person's after
+	// the first.
+	var rest []os.Signal
+	for _, sig := range sigs {
+		if !slices.Contains(personSignals, sig) {
+			rest = append(rest, sig)
+		}
+	}
+	drain := make(chan os.Signal, 1)
 	done := make(chan struct{})
 	var safeErr error
 	finished := make(chan struct{})
@@ -123,6 +135,9 @@ func (s *Safety) NotifyContext(parent context.Context, sigs ...os.Signal) (ctx c
 		defer close(finished)
 		select {
 		case sig := <-ch:
+			if len(rest) > 0 {
+				signal.Notify(drain, rest...) // before Stop: no gap
+			}
 			signal.Stop(ch)
 			cancel(&SignalError{Signal: sig})
 			safeErr = s.SafeAll()
@@ -132,9 +147,10 @@ func (s *Safety) NotifyContext(parent context.Context, sigs ...os.Signal) (ctx c
 	var once sync.Once
 	return ctx, func() error {
 		once.Do(func() {
-			signal.Stop(ch)
 			close(done)
 			<-finished
+			signal.Stop(ch)
+			signal.Stop(drain)
 			cancel(context.Canceled)
 		})
 		return safeErr
