@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certbench/certbench/bench/runner"
 	"github.com/certbench/certbench/drivers/console"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -46,10 +47,15 @@ transcript closed, its close event written, and exit status 3.`,
 }
 
 func consoleCommand(ctx context.Context, in *os.File, out, msg io.Writer, cfgPath, name, transcript string) (err error) {
-	_, f, err := loadFixture(cfgPath, name)
+	b, f, err := loadFixture(cfgPath, name)
 	if err != nil {
 		return err
 	}
+	l, err := runner.Leases(b).Share(ctx, f.Name, "bench console")
+	if err != nil {
+		return &exitError{code: exitIncomplete, err: err}
+	}
+	defer l.Release()
 	port := consolePort(f)
 	prompts, err := consolePrompts(f.Profile)
 	if err != nil {

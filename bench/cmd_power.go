@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/certbench/certbench/bench/runner"
 	"github.com/certbench/certbench/drivers/power"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/spf13/cobra"
@@ -65,6 +66,11 @@ func powerCommand(ctx context.Context, out io.Writer, cfgPath, action, name, eve
 	if err != nil {
 		return err
 	}
+	l, err := runner.Leases(b).Share(ctx, f.Name, "bench power "+action)
+	if err != nil {
+		return &exitError{code: exitIncomplete, err: err}
+	}
+	defer l.Release()
 	if events == "" {
 		// Milliseconds: `bench power off; bench power on` in one second
 		// must not collide.

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/certbench/certbench/bench/runner"
+	"github.com/certbench/certbench/drivers/power/powertest"
+	"github.com/certbench/certbench/fixtures"
 	"github.com/certbench/certbench/results"
+	"periph.io/x/conn/v3/gpio"
 )
 
 // startSimLab runs `bench sim` in its own process, as a user would in a
@@ -147,5 +150,42 @@ func TestRunSignalSealsAnInterruptedRecord(t *testing.T) {
 	}
 	if last := evs[len(evs)-1]; last.Action != "safe" {
 		t.Fatalf("the run's last power event is %+v, want the safe level", last)
+	}
+}
+
+// TestManualSessionsAndRunsShareTheFixture: bench power beside an open
+// bench console works (the README's walkthrough), a run is refused while a
+// person holds the fixture, and bench power is refused during a run.
+func TestManualSessionsAndRunsShareTheFixture(t *testing.T) {
+	skipOnNonLinux(t)
+	pin := powertest.Register(t, "CBTEST_LEASE_RELAY", gpio.High)
+	benchFile := relayFixture(t, "CBTEST_LEASE_RELAY")
+	b, err := fixtures.LoadBench(benchFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases := runner.Leases(b)
+	con, err := leases.Share(t.Context(), "cam-1", "bench console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runIn(t, "power", "on", "-c", benchFile, "cam-1"); code != 0 {
+		t.Fatalf("bench power beside a console: exit %d\n%s", code, out)
+	}
+	if pin.Read() != gpio.Low {
+		t.Fatal("bench power on beside a console did not switch the relay")
+	}
+	con.Release()
+	run, err := leases.Acquire(t.Context(), "cam-1", "bench run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Release()
+	code, out := runIn(t, "power", "off", "-c", benchFile, "cam-1")
+	if code != exitIncomplete { // the refusal names the holder: bench/lease tests the words
+		t.Fatalf("bench power during a run: exit %d\n%s", code, out)
+	}
+	if pin.Read() != gpio.Low {
+		t.Fatal("a refused bench power switched the relay anyway")
 	}
 }

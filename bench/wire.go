@@ -1,8 +1,8 @@
 package main
 
-// Wiring: the config model (fixtures) onto the drivers. This is the only
-// place that knows both, so a fixture's YAML can be followed from here to the
-// GPIO line or serial port it ends on.
+// Loading the bench file for the commands. The drivers are made from it in
+// bench/runner (wire.go), the one place that knows both the config model and
+// the drivers.
 
 import (
 	"errors"
@@ -10,8 +10,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/certbench/certbench/drivers/console"
-	"github.com/certbench/certbench/drivers/power"
+	"github.com/certbench/certbench/bench/runner"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/spf13/cobra"
 )
@@ -55,62 +54,13 @@ func loadFixture(path, name string) (*fixtures.Bench, *fixtures.Fixture, error) 
 	return b, f, nil
 }
 
-// newSwitch makes the fixture's power switch: a relay on a GPIO line, or
-// external commands.
-func newSwitch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
-	p := f.Power
-	var (
-		sw  power.Switch
-		err error
-	)
-	if p.Command != nil {
-		sw, err = power.NewCommand(power.CommandConfig{
-			Name:      fmt.Sprintf("fixture %q", f.Name),
-			On:        p.Command.On,
-			Off:       p.Command.Off,
-			Cycle:     p.Command.Cycle,
-			Status:    p.Command.Status,
-			StatusOn:  p.Command.StatusOn,
-			StatusOff: p.Command.StatusOff,
-			Timeout:   p.Command.Timeout,
-			MinOff:    p.MinOff,
-			SafeOn:    p.SafeOn,
-			Log:       log,
-		})
-	} else {
-		sw, err = power.NewRelay(power.RelayConfig{
-			Name:      fmt.Sprintf("fixture %q", f.Name),
-			Line:      p.Line,
-			ActiveLow: p.ActiveLow,
-			SafeOn:    p.SafeOn,
-			MinOff:    p.MinOff,
-			Log:       log,
-		})
-	}
-	if err != nil {
-		return nil, err // names the fixture and the switch already
-	}
-	return sw, nil
-}
-
-// consolePort says where the fixture's console is.
-func consolePort(f *fixtures.Fixture) console.Port {
-	c := f.Console
-	if c.TCP != "" {
-		return console.TCP{Addr: c.TCP}
-	}
-	s := console.Serial{
-		Path:     c.Port,
-		Baud:     c.Baud,
-		DataBits: c.DataBits,
-		Parity:   c.Parity,
-		StopBits: c.StopBits,
-	}
-	if c.USB != nil {
-		s.VID, s.PID, s.SerialNumber = c.USB.VID, c.USB.PID, c.USB.Serial
-	}
-	return s
-}
+// The fixture's drivers are made by the runner's wiring (bench/runner,
+// wire.go), which `bench run` uses too: one mapping from YAML to hardware.
+var (
+	newSwitch      = runner.Switch
+	consolePort    = runner.ConsolePort
+	consolePrompts = runner.Prompts
+)
 
 // explainMissingPort adds to a console that did not open the fact that its
 // console.port does not exist, and how the bench file's relative paths
@@ -123,37 +73,4 @@ func explainMissingPort(f *fixtures.Fixture, benchPath string, err error) error 
 		return err
 	}
 	return fmt.Errorf("console.port %s does not exist (relative paths in %s resolve against its folder): %w", f.Console.Port, benchPath, err)
-}
-
-// consolePrompts compiles the profile's prompts that Login and Run use.
-func consolePrompts(p *fixtures.Profile) (console.Prompts, error) {
-	var out console.Prompts
-	for _, x := range []struct {
-		pat fixtures.Pattern
-		dst *console.Pattern
-	}{
-		{p.Prompts.Login, &out.Login},
-		{p.Prompts.Password, &out.Password},
-		{p.Prompts.Shell, &out.Shell},
-		{p.Prompts.LoginFailed, &out.Failed},
-		{p.Prompts.Lockout, &out.Lockout},
-	} {
-		if x.pat.IsZero() {
-			continue
-		}
-		pat, err := consolePattern(x.pat)
-		if err != nil {
-			return out, fmt.Errorf("profile %s: %w", p.Path, err)
-		}
-		*x.dst = pat
-	}
-	return out, nil
-}
-
-// consolePattern maps a profile's pattern onto the console's.
-func consolePattern(p fixtures.Pattern) (console.Pattern, error) {
-	if p.Literal {
-		return console.Literal(p.Expr), nil
-	}
-	return console.Regexp(p.Expr)
 }

@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ type Holder struct {
 	PID     int       `json:"pid"`
 	Start   uint64    `json:"proc_start"` // the process's start time in clock ticks since boot (/proc/PID/stat); 0 when unknown
 	Purpose string    `json:"purpose"`    // "bench run", "bench console", ...
+	Shared  bool      `json:"shared"`     // a person's manual session: it coexists with other shared ones
 	Since   time.Time `json:"since"`
 	Expires time.Time `json:"expires"`
 	Token   string    `json:"token"` // tells this taker's lease from a later one
@@ -78,28 +81,50 @@ type Lease struct {
 	lost     error
 }
 
-// Acquire takes the lease on fixture for purpose, or returns a *HeldError
-// naming the holder. ctx bounds only the wait for the folder's lock.
+// Acquire takes the exclusive lease on fixture for purpose (a run: nobody
+// else may touch the fixture), or returns a *HeldError naming a holder. ctx
+// bounds only the wait for the folder's lock.
 func (d *Dir) Acquire(ctx context.Context, fixture, purpose string) (*Lease, error) {
+	return d.acquire(ctx, fixture, purpose, false)
+}
+
+// Share takes a shared lease: a person's manual session (`bench console` in
+// one terminal, `bench power` in another) coexists with other shared ones,
+// and keeps a run off the fixture, as a run keeps it off.
+func (d *Dir) Share(ctx context.Context, fixture, purpose string) (*Lease, error) {
+	return d.acquire(ctx, fixture, purpose, true)
+}
+
+func (d *Dir) acquire(ctx context.Context, fixture, purpose string, shared bool) (*Lease, error) {
 	if err := os.MkdirAll(d.Path, 0o775); err != nil {
 		return nil, fmt.Errorf("lease fixture %q: %w", fixture, err)
 	}
 	sys := d.system()
-	me := Holder{Fixture: fixture, User: sys.user(), Host: sys.host(), PID: sys.pid(), Purpose: purpose, Since: sys.now().UTC()}
+	me := Holder{Fixture: fixture, User: sys.user(), Host: sys.host(), PID: sys.pid(), Purpose: purpose, Shared: shared, Since: sys.now().UTC()}
 	me.Start, _ = sys.start(me.PID)
 	me.Expires = me.Since.Add(d.ttl())
-	me.Token = strconv.FormatInt(me.Since.UnixNano(), 36) + "-" + strconv.Itoa(me.PID)
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	me.Token = strconv.FormatInt(me.Since.UnixNano(), 36) + "-" + strconv.Itoa(me.PID) + "-" + hex.EncodeToString(nonce[:])
 	l := &Lease{dir: d, holder: me, stop: make(chan struct{}), done: make(chan struct{})}
 	err := d.locked(ctx, func() error {
-		old, err := d.read(fixture)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		holders, err := d.holders(fixture)
+		if err != nil {
 			return err
 		}
-		if err == nil {
-			if !d.stale(old) {
-				return &HeldError{Holder: old}
+		for _, h := range holders {
+			if d.stale(h.Holder) {
+				if l.TookOver == nil {
+					l.TookOver = &h.Holder
+				}
+				if err := os.Remove(h.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+				continue
 			}
-			l.TookOver = &old
+			if !shared || !h.Shared {
+				return &HeldError{Holder: h.Holder}
+			}
 		}
 		return d.write(me)
 	})
@@ -133,11 +158,11 @@ func (l *Lease) Release() error {
 		close(l.stop)
 		<-l.done
 		err = l.dir.locked(context.Background(), func() error {
-			cur, rerr := l.dir.read(l.holder.Fixture)
-			if rerr != nil || cur.Token != l.holder.Token {
-				return nil
+			err := os.Remove(l.dir.file(l.holder))
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // taken over while this process hung: not ours to remove
 			}
-			return os.Remove(l.dir.file(l.holder.Fixture))
+			return err
 		})
 	})
 	if err != nil {
@@ -157,9 +182,8 @@ func (l *Lease) renew() {
 		case <-t.C:
 		}
 		err := l.dir.locked(context.Background(), func() error {
-			cur, err := l.dir.read(l.holder.Fixture)
-			if err != nil || cur.Token != l.holder.Token {
-				return fmt.Errorf("lease of fixture %q was taken over (now %v)", l.holder.Fixture, holderOrNone(cur, err))
+			if _, err := os.Stat(l.dir.file(l.holder)); err != nil {
+				return fmt.Errorf("lease of fixture %q was taken over while this process did not renew it: %w", l.holder.Fixture, err)
 			}
 			l.holder.Expires = l.dir.system().now().UTC().Add(l.dir.ttl())
 			return l.dir.write(l.holder)
@@ -171,13 +195,6 @@ func (l *Lease) renew() {
 			return
 		}
 	}
-}
-
-func holderOrNone(h Holder, err error) string {
-	if err != nil {
-		return "no lease file"
-	}
-	return h.String()
 }
 
 func (d *Dir) ttl() time.Duration {
@@ -206,20 +223,44 @@ func (d *Dir) stale(h Holder) bool {
 	return !alive || (h.Start != 0 && start != 0 && start != h.Start)
 }
 
-func (d *Dir) file(fixture string) string { return filepath.Join(d.Path, fixture+".lease") }
+// file is the holder's lease file: FIXTURE~TOKEN.lease, one per holder, so
+// shared holders do not overwrite each other.
+func (d *Dir) file(h Holder) string { return filepath.Join(d.Path, h.Fixture+"~"+h.Token+".lease") }
 
-func (d *Dir) read(fixture string) (Holder, error) {
-	b, err := os.ReadFile(d.file(fixture))
+type held struct {
+	Holder
+	path string
+}
+
+// holders reads every lease file of fixture.
+func (d *Dir) holders(fixture string) ([]held, error) {
+	paths, err := filepath.Glob(filepath.Join(d.Path, globEscape(fixture)+"~*.lease"))
 	if err != nil {
-		return Holder{}, err
+		return nil, err
 	}
-	var h Holder
-	if err := json.Unmarshal(b, &h); err != nil {
-		// A half-written file cannot exist (rename); a damaged one names
-		// nobody alive, so it is stale.
-		return Holder{Fixture: fixture, Purpose: "unreadable lease file"}, nil
+	var out []held
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var h Holder
+		if err := json.Unmarshal(b, &h); err != nil {
+			// A half-written file cannot exist (rename); a damaged one
+			// names nobody alive, so it is stale.
+			h = Holder{Fixture: fixture, Purpose: "unreadable lease file " + p}
+		}
+		out = append(out, held{h, p})
 	}
-	return h, nil
+	return out, nil
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
 }
 
 func (d *Dir) write(h Holder) error {
@@ -227,11 +268,11 @@ func (d *Dir) write(h Holder) error {
 	if err != nil {
 		return err
 	}
-	tmp := d.file(h.Fixture) + ".tmp"
+	tmp := d.file(h) + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o664); err != nil {
 		return err
 	}
-	return os.Rename(tmp, d.file(h.Fixture))
+	return os.Rename(tmp, d.file(h))
 }
 
 // locked runs fn holding the folder's lock.

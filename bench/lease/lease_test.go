@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,7 +152,11 @@ func TestRenewedWhileHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	first, err := os.ReadFile(dir + "/cam-1.lease")
+	files, _ := filepath.Glob(filepath.Join(dir, "cam-1~*.lease"))
+	if len(files) != 1 {
+		t.Fatalf("lease files: %v", files)
+	}
+	first, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +164,7 @@ func TestRenewedWhileHeld(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	for {
-		b, _ := os.ReadFile(dir + "/cam-1.lease")
+		b, _ := os.ReadFile(files[0])
 		if len(b) > 0 && string(b) != string(first) {
 			break
 		}
@@ -175,3 +180,31 @@ func TestRenewedWhileHeld(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestSharedSessionsCoexistAndKeepARunOff(t *testing.T) {
+	d := &lease.Dir{Path: t.TempDir()}
+	con, err := d.Share(t.Context(), "cam-1", "bench console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwr, err := d.Share(t.Context(), "cam-1", "bench power")
+	if err != nil {
+		t.Fatalf("bench power beside bench console: %v", err)
+	}
+	if _, err := d.Acquire(t.Context(), "cam-1", "bench run"); !errors.Is(err, lease.ErrHeld) {
+		t.Fatalf("a run while people work on the fixture: %v", err)
+	}
+	pwr.Release()
+	if _, err := d.Acquire(t.Context(), "cam-1", "bench run"); !errors.Is(err, lease.ErrHeld) || !strings.Contains(err.Error(), "bench console") {
+		t.Fatalf("a run while the console is still open: %v", err)
+	}
+	con.Release()
+	run, err := d.Acquire(t.Context(), "cam-1", "bench run")
+	if err != nil {
+		t.Fatalf("a run once everyone left: %v", err)
+	}
+	defer run.Release()
+	if _, err := d.Share(t.Context(), "cam-1", "bench console"); !errors.Is(err, lease.ErrHeld) || !strings.Contains(err.Error(), "bench run") {
+		t.Fatalf("a console during a run: %v", err)
+	}
+}

@@ -39,8 +39,8 @@ type Config struct {
 	// TimeScale scales the device's time in procedures (fixtures/procedure):
 	// 1 (or 0) on real hardware; a simulated lab's own scale otherwise.
 	TimeScale float64
-	// Leases is where fixtures are leased; nil: a .leases folder beside
-	// the archive, which every user of the bench shares.
+	// Leases is where fixtures are leased; nil: Leases(Bench), which every
+	// user of the bench shares.
 	Leases *lease.Dir
 	// Progress receives the run's events as they happen; nil drops them.
 	// It is called from the fixtures' goroutines, one event at a time.
@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) ([]Outcome, error) {
 		return nil, fmt.Errorf("open archive %s: %w", dir, err)
 	}
 	if cfg.Leases == nil {
-		cfg.Leases = &lease.Dir{Path: filepath.Join(filepath.Dir(filepath.Clean(dir)), ".leases")}
+		cfg.Leases = Leases(cfg.Bench)
 	}
 	if cfg.TimeScale == 0 {
 		cfg.TimeScale = 1
@@ -137,6 +137,13 @@ func Run(ctx context.Context, cfg Config) ([]Outcome, error) {
 	}
 	wg.Wait()
 	return outs, nil
+}
+
+// Leases is the bench's lease folder: .leases beside the bench file, so
+// everyone who drives this bench (a run, bench power, bench console, an
+// agent) meets in one place whatever archive they write to.
+func Leases(b *fixtures.Bench) *lease.Dir {
+	return &lease.Dir{Path: filepath.Join(filepath.Dir(b.Path), ".leases")}
 }
 
 func selectFixtures(b *fixtures.Bench, names []string) ([]*fixtures.Fixture, error) {

@@ -19,14 +19,17 @@ func Switch(f *fixtures.Fixture, log *power.Log) (power.Switch, error) {
 	name := fmt.Sprintf("fixture %q", f.Name)
 	if p.Command != nil {
 		return power.NewCommand(power.CommandConfig{
-			Name:    name,
-			On:      p.Command.On,
-			Off:     p.Command.Off,
-			Cycle:   p.Command.Cycle,
-			Timeout: p.Command.Timeout,
-			MinOff:  p.MinOff,
-			SafeOn:  p.SafeOn,
-			Log:     log,
+			Name:      name,
+			On:        p.Command.On,
+			Off:       p.Command.Off,
+			Cycle:     p.Command.Cycle,
+			Status:    p.Command.Status,
+			StatusOn:  p.Command.StatusOn,
+			StatusOff: p.Command.StatusOff,
+			Timeout:   p.Command.Timeout,
+			MinOff:    p.MinOff,
+			SafeOn:    p.SafeOn,
+			Log:       log,
 		})
 	}
 	return power.NewRelay(power.RelayConfig{
