@@ -451,8 +451,14 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 		return fmt.Errorf("seal run %s: evidence still being written: %s (close its writer first)", r.id, strings.Join(names, ", "))
 	}
 	if r.indexed {
-		// A retry after the marker could not be removed: the record, its
-		// envelope and the index line are written and must not be again.
+		// A retry after the checkpoint or the marker removal failed: the
+		// record, its envelope and the index line are written and must
+		// not be again.
+		if !exists(filepath.Join(r.dir, InclusionFile)) {
+			if _, err := r.a.Checkpoint(key, r.meta.Bench); err != nil {
+				return fmt.Errorf("seal run %s: %w", r.id, err)
+			}
+		}
 		return r.finishSeal()
 	}
 	keyID, err := KeyID(key.Public())
@@ -517,6 +523,13 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
 	defer idx.unlock()
+	// The index must extend the checkpoint the bench last signed before
+	// anything of this run is written into it: a seal must not bless lines
+	// someone changed.
+	lg, err := idx.loadLog(key.Public(), r.meta.Bench)
+	if err != nil {
+		return fmt.Errorf("seal run %s: %w", r.id, err)
+	}
 	rec.Index = &IndexLink{Seq: idx.seq, Prev: idx.prev}
 	recJSON, err := rec.Marshal()
 	if err != nil {
@@ -544,9 +557,14 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	}); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	idx.unlock()
 	r.indexed = true
 	r.a.at("seal: sealed line written")
+	lg.add(idx.last)
+	if _, err := idx.sign(lg, key); err != nil {
+		return fmt.Errorf("seal run %s: sealed, but its checkpoint was not written (Seal again, or the next seal signs one): %w", r.id, err)
+	}
+	idx.unlock()
+	r.a.at("seal: inclusion written")
 	if err := r.finishSeal(); err != nil {
 		return err
 	}
@@ -600,6 +618,7 @@ type indexLock struct {
 	seq      int    // the next line's seq
 	prev     string // the next line's prev
 	fresh    bool   // the index was empty: its folder entry needs a sync
+	last     []byte // the line append wrote last, without its newline
 	released bool
 }
 
@@ -678,7 +697,7 @@ func (l *indexLock) append(e IndexEntry) (IndexEntry, error) {
 		l.fresh = false
 	}
 	l.end += int64(len(line)) + 1
-	l.seq, l.prev = l.seq+1, sha256Hex(line)
+	l.seq, l.prev, l.last = l.seq+1, sha256Hex(line), line
 	return e, nil
 }
 

@@ -135,10 +135,15 @@ func TestArchiveSealVerifies(t *testing.T) {
 					t.Errorf("run %s: %s %s", r.ID, r.State, r.Verdict)
 				}
 			}
-			// One run alone, with the archive's own keys.
+			// One run alone, with the archive's own keys: intact, but
+			// no trusted key, so not OK.
 			rep, err = Verify(run.Dir(), VerifyOptions{})
-			if err != nil || !rep.OK() || rep.Mode != "run" {
+			if err != nil || !rep.Intact() || rep.OK() || rep.Mode != "run" {
 				t.Fatalf("verify one run: %v %+v", err, rep)
+			}
+			rep, err = Verify(run.Dir(), VerifyOptions{Keys: []crypto.PublicKey{key.Public()}})
+			if err != nil || !rep.OK() || rep.Checkpoint == nil {
+				t.Fatalf("verify one run with its key: %v %+v", err, rep)
 			}
 			// A different key must not verify.
 			rep, _ = Verify(a.Dir(), VerifyOptions{Keys: []crypto.PublicKey{testKey(t, alg).Public()}})
