@@ -512,64 +512,75 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	if err := r.a.keepPublicKey(key.Public(), keyID); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-
-	// From here to the index line, other runs wait: the record names the
-	// line its "sealed" line will follow, under the signature.
-	idx, err := r.a.lockIndex()
+	indexed, err := r.a.commit(r.dir, r.id, r.meta.Bench, r.meta.Fixture, now, rec, key, keyID)
+	r.indexed = indexed
 	if err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	defer idx.unlock()
-	// The index must extend the checkpoint the bench last signed before
-	// anything of this run is written into it: a seal must not bless lines
-	// someone changed.
-	lg, err := idx.loadLog(key.Public(), r.meta.Bench)
-	if err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	rec.Index = &IndexLink{Seq: idx.seq, Prev: idx.prev}
-	recJSON, err := rec.Marshal()
-	if err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	env, err := SignRecord(key, rec, recJSON)
-	if err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	envJSON, err := env.Marshal()
-	if err != nil {
-		return fmt.Errorf("seal run %s: encode envelope: %w", r.id, err)
-	}
-	if err := writeFileAtomic(filepath.Join(r.dir, RecordFile), recJSON); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	r.a.at("seal: record written")
-	if err := writeFileAtomic(filepath.Join(r.dir, EnvelopeFile), envJSON); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	r.a.at("seal: envelope written")
-	if _, err := idx.append(IndexEntry{
-		Time: now.UTC(), Run: r.id, State: StateSealed, Fixture: r.meta.Fixture,
-		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
-	}); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	r.indexed = true
-	r.a.at("seal: sealed line written")
-	lg.add(idx.last)
-	if _, err := idx.sign(lg, key); err != nil {
-		return fmt.Errorf("seal run %s: sealed, but its checkpoint was not written (Seal again, or the next seal signs one): %w", r.id, err)
-	}
-	idx.unlock()
 	r.a.at("seal: inclusion written")
 	if err := r.finishSeal(); err != nil {
 		return err
 	}
 	r.a.at("seal: marker removed")
 	return nil
+}
+
+// commit signs rec and writes it into the run folder dir with its envelope,
+// appends its "sealed" line, and signs a checkpoint over the index with the
+// run's inclusion proof. indexed says the sealed line was written: from there
+// on the result is committed, and a failure (of the checkpoint) is repaired
+// by the next seal or Archive.Checkpoint.
+func (a *Archive) commit(dir, id, bench, fixture string, now time.Time, rec *Record, key crypto.Signer, keyID string) (indexed bool, err error) {
+	if err := a.keepPublicKey(key.Public(), keyID); err != nil {
+		return false, err
+	}
+	// From here to the index line, other runs wait: the record names the
+	// line its "sealed" line will follow, under the signature.
+	idx, err := a.lockIndex()
+	if err != nil {
+		return false, err
+	}
+	defer idx.unlock()
+	// The index must extend the checkpoint the bench last signed before
+	// anything of this run is written into it: a seal must not bless lines
+	// someone changed.
+	lg, err := idx.loadLog(key.Public(), bench)
+	if err != nil {
+		return false, err
+	}
+	rec.Index = &IndexLink{Seq: idx.seq, Prev: idx.prev}
+	recJSON, err := rec.Marshal()
+	if err != nil {
+		return false, err
+	}
+	env, err := SignRecord(key, rec, recJSON)
+	if err != nil {
+		return false, err
+	}
+	envJSON, err := env.Marshal()
+	if err != nil {
+		return false, fmt.Errorf("encode envelope: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, RecordFile), recJSON); err != nil {
+		return false, err
+	}
+	a.at("seal: record written")
+	if err := writeFileAtomic(filepath.Join(dir, EnvelopeFile), envJSON); err != nil {
+		return false, err
+	}
+	a.at("seal: envelope written")
+	if _, err := idx.append(IndexEntry{
+		Time: now.UTC(), Run: id, State: StateSealed, Fixture: fixture,
+		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
+	}); err != nil {
+		return false, err
+	}
+	a.at("seal: sealed line written")
+	lg.add(idx.last)
+	if _, err := idx.sign(lg, key); err != nil {
+		return true, fmt.Errorf("sealed, but its checkpoint was not written (Seal again, or the next seal signs one): %w", err)
+	}
+	return true, nil
 }
 
 // finishSeal removes the INCOMPLETE marker: last, so that until here a crash
