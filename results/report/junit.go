@@ -52,9 +52,9 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr,omitempty"`
 	Suites   []junitSuite `xml:"testsuite"`
+	skipped  int          // (Jenkins' schema has no skipped count on testsuites)
 }
 
 type junitSuite struct {
@@ -78,16 +78,20 @@ type junitProperty struct {
 	Value string `xml:"value,attr"`
 }
 
+// junitCase is a <testcase>; its children in the order Jenkins' schema
+// has them (skipped, error, failure, system-out). Jenkins' schema allows no
+// <properties> here: a case's references are properties of its testsuite
+// and lines of its system-out.
 type junitCase struct {
-	Name       string          `xml:"name,attr"`
-	Classname  string          `xml:"classname,attr"`
-	Time       string          `xml:"time,attr"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Failure    *junitProblem   `xml:"failure,omitempty"`
-	Error      *junitProblem   `xml:"error,omitempty"`
-	Skipped    *junitSkipped   `xml:"skipped,omitempty"`
-	SystemOut  *junitText      `xml:"system-out,omitempty"`
-	ns         int64
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+	refs      []junitProperty
+	ns        int64
 }
 
 type junitProblem struct {
@@ -100,22 +104,43 @@ type junitText struct {
 	Text string `xml:",cdata"`
 }
 
+// junitSkipped is <skipped>: text only in Jenkins' schema (xs:string), so
+// the message is its content.
 type junitSkipped struct {
-	Message string `xml:"message,attr"`
+	Message string `xml:",chardata"`
 }
 
 // WriteJUnit writes rep as JUnit XML.
 func WriteJUnit(w io.Writer, rep *Source) error {
 	doc := junitSuites{Name: "certbench " + rep.Dir}
 	var total time.Duration
+	add := func(s junitSuite) {
+		s.ID = len(doc.Suites)
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.skipped += s.Skipped
+		doc.Suites = append(doc.Suites, s)
+	}
+	// First, whether the archive verifies: an error CI cannot miss.
+	if !rep.Intact() || !rep.Trusted() {
+		s := junitSuite{Name: "verification", Package: "certbench", Properties: []junitProperty{{"signatures", x(rep.Status())}}}
+		var body strings.Builder
+		for _, p := range rep.Verification.Problems {
+			fmt.Fprintf(&body, "%s\n", x(p.String()))
+		}
+		typ := "VERIFY"
+		if rep.Intact() {
+			typ = "UNVERIFIED"
+			body.WriteString(x(results.NoTrustedKey) + "\n")
+		}
+		s.add(junitCase{Name: "archive " + x(rep.Dir), Classname: "certbench.verification", Time: "0",
+			Error: &junitProblem{Message: x(rep.Status()), Type: typ, Body: body.String()}})
+		add(s)
+	}
 	for _, run := range rep.Runs {
-		for _, s := range junitRun(run, NotVerified(rep.Dir)) {
-			s.ID = len(doc.Suites)
-			doc.Tests += s.Tests
-			doc.Failures += s.Failures
-			doc.Errors += s.Errors
-			doc.Skipped += s.Skipped
-			doc.Suites = append(doc.Suites, s)
+		for _, s := range junitRun(run, rep.Status()) {
+			add(s)
 		}
 		if rec := run.Record; rec != nil {
 			total += rec.Finished.Sub(rec.Started)
@@ -136,10 +161,10 @@ func WriteJUnit(w io.Writer, rep *Source) error {
 	return nil
 }
 
-func junitRun(run *Run, notVerified string) []junitSuite {
+func junitRun(run *Run, status string) []junitSuite {
 	defer run.release()
 	rec := run.Record
-	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}, {"signatures", x(notVerified)}}
+	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}, {"signatures", x(status)}}
 	add := func(name, value string) {
 		if value != "" {
 			props = append(props, junitProperty{name, x(value)})
@@ -155,6 +180,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		add("firmware.sha256", rec.Device.Firmware.SHA256)
 		add("declarations.sha256", rec.Declarations.SHA256)
 		add("bench.software", rec.Bench.Software)
+		add("bench.revision", rec.Bench.Revision)
 		add("bench.key_id", rec.Bench.KeyID)
 		if !rec.Clock.Synchronized {
 			add("clock", "not synchronised: "+rec.Clock.Detail)
@@ -174,9 +200,11 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 				k = len(suites)
 				bySuite[c.Suite] = k
 				suites = append(suites, junitSuite{Name: suiteName(run, c.Suite), Package: x(c.Suite),
-					Hostname: x(rec.Bench.Host), Timestamp: stamp, Properties: props})
+					Hostname: x(rec.Bench.Host), Timestamp: stamp, Properties: append([]junitProperty(nil), props...)})
 			}
-			suites[k].add(junitCaseOf(run, c))
+			jc := junitCaseOf(run, c)
+			suites[k].Properties = append(suites[k].Properties, jc.refs...)
+			suites[k].add(jc)
 		}
 	}
 	if run.State == StateSealed && results.ExitCode(rec.Verdict) == 3 && !shownNotGreen(rec.Cases) {
@@ -186,6 +214,9 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		// would only count the same problem twice.
 		s := junitSuite{Name: suiteName(run, "run"), Package: "run", Timestamp: stamp, Properties: props}
 		why := "it did not complete"
+		if rec.Abandoned != nil {
+			why = "it was cut off and closed as abandoned: " + rec.Abandoned.Reason
+		}
 		switch rec.Verdict {
 		case results.Error:
 			why = "a fault on the test bench kept it from deciding"
@@ -202,7 +233,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		if len(rec.Cases) == 0 {
 			body.WriteString("The run has no cases: nothing was tested.\n")
 		}
-		s.add(junitCase{Name: x("run " + run.ID + ": " + string(rec.Verdict)), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": " + string(rec.Verdict)), Classname: classname(run, "run"), Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: string(rec.Verdict), Body: body.String()}})
 		suites = append(suites, s)
 	}
@@ -213,7 +244,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		// these notices too.)
 		s := junitSuite{Name: suiteName(run, "evidence"), Package: "run", Timestamp: stamp, Properties: props}
 		msg := fmt.Sprintf("run %s: its evidence is not as recorded (changed, missing, unreadable or incomplete), so its verdicts cannot be shown resting on it; run bench verify", run.ID)
-		s.add(junitCase{Name: x("run " + run.ID + ": evidence"), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": evidence"), Classname: classname(run, "run"), Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: "EVIDENCE", Body: x(strings.Join(problems, "\n"))}})
 		suites = append(suites, s)
 	}
@@ -225,7 +256,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		if rec == nil {
 			body += "\n" + excerptsText(LastLines(run))
 		}
-		s.add(junitCase{Name: x("run " + run.ID + ": " + string(run.State)), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": " + string(run.State)), Classname: classname(run, "run"), Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: strings.ToUpper(string(run.State)), Body: body}})
 		suites = append(suites, s)
 	}
@@ -242,6 +273,13 @@ func shownNotGreen(cs []results.Case) bool {
 		}
 	}
 	return false
+}
+
+// classname puts fixture and run before the suite, so that Jenkins, which
+// groups and names cases by classname and name, tells apart one case run
+// on several fixtures or several times: "cam-1.20261124T235000Z-cam-1-0a1b2c.credentials".
+func classname(run *Run, suite string) string {
+	return x(orDash(run.Fixture) + "." + run.ID + "." + suite)
 }
 
 // suiteName is unique across an archive, where one suite runs on many
@@ -266,10 +304,10 @@ func (s *junitSuite) add(c junitCase) {
 }
 
 func junitCaseOf(run *Run, c *results.Case) junitCase {
-	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: x(c.Suite), Time: seconds(c.Timing.DurationNs), ns: c.Timing.DurationNs}
+	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: classname(run, c.Suite), Time: seconds(c.Timing.DurationNs), ns: c.Timing.DurationNs}
 	for _, g := range referenceGroups(c.References) {
 		for _, id := range g.IDs {
-			jc.Properties = append(jc.Properties, junitProperty{g.Doc, x(id)})
+			jc.refs = append(jc.refs, junitProperty{x(c.ID + " " + g.Doc), x(id)})
 		}
 	}
 	var out strings.Builder
@@ -278,7 +316,13 @@ func junitCaseOf(run *Run, c *results.Case) junitCase {
 		fmt.Fprintf(&out, "Evidence: %s/%s\n", x(run.ID), x(ref.Path))
 	}
 	reason := x(c.Reason)
-	switch c.Verdict {
+	switch run.CaseVerdict(c) {
+	case "":
+		why := "its run was not sealed"
+		if run.State == StateSealed {
+			why = "the archive does not verify"
+		}
+		jc.Skipped = &junitSkipped{Message: fmt.Sprintf("not stated: recorded %s, but %s, so it is no pass", c.Verdict, why)}
 	case results.Fail:
 		jc.Failure = &junitProblem{Message: reason, Type: "FAIL", Body: x(sentence(c)) + "\n" + excerptText(run, c)}
 	case results.Error:

@@ -24,22 +24,33 @@ type Summary struct {
 	Format string `json:"format"` // SummaryFormat
 	Source string `json:"source"` // the folder reported on
 	Kind   string `json:"kind"`   // KindArchive or KindRun
-	// Signatures says they were not verified (NotVerified): a report reads
-	// the files as they are.
-	Signatures string       `json:"signatures"`
-	Totals     Totals       `json:"totals"`
+	// Verified is true only when the archive verifies (the same check as
+	// `bench verify`) against a key the caller gave: only then is any PASS
+	// below a verified result. Status says it in words (Source.Status).
+	Verified bool   `json:"verified"`
+	Status   string `json:"status"`
+	// Verification is results.Verify's report: every problem, the keys,
+	// the archive's checkpoint.
+	Verification *results.Report `json:"verification"`
+	Totals       Totals          `json:"totals"`
 	Runs       []RunSummary `json:"runs"`
 	Notices    []string     `json:"notices,omitempty"`
 }
 
-// Totals are counts across the report: runs by state, sealed runs by
-// verdict (so that states and verdicts add up to the runs), and the cases of
-// every run with a record by verdict.
+// Totals are counts across the report: runs by state, runs by the verdict
+// a report states (Run.Verdict), and the cases of every run with a record
+// by the verdict a report states (Run.CaseVerdict). A PASS or
+// NOT_APPLICABLE that is not stated (a run not sealed, an archive that does
+// not verify) is counted in Unstated, never as a pass.
 type Totals struct {
 	Runs     int                     `json:"runs"`
 	States   map[State]int           `json:"states"`
 	Verdicts map[results.Verdict]int `json:"verdicts"`
 	Cases    map[results.Verdict]int `json:"cases"`
+	Unstated int                     `json:"unstated_cases,omitempty"`
+	// Unverified counts sealed runs whose verdict is not stated because
+	// the archive does not verify (a FAIL is always stated).
+	Unverified int `json:"unverified_runs,omitempty"`
 }
 
 // RunSummary is one run.
@@ -73,7 +84,11 @@ type CaseSummary struct {
 	ID         string             `json:"id"`
 	Suite      string             `json:"suite"`
 	Title      string             `json:"title"`
-	Verdict    results.Verdict    `json:"verdict"`
+	// Verdict is the verdict the report states (Run.CaseVerdict): empty
+	// for a PASS or NOT_APPLICABLE of a run not sealed or of an archive
+	// that does not verify. Recorded is what the record says.
+	Verdict    results.Verdict    `json:"verdict,omitempty"`
+	Recorded   results.Verdict    `json:"recorded_verdict"`
 	Reason     string             `json:"reason,omitempty"`
 	References results.References `json:"references"`
 	// DurationNs is how long the case ran, when the record says.
@@ -86,8 +101,8 @@ type CaseSummary struct {
 
 // Summarize builds the summary of rep.
 func Summarize(rep *Source) *Summary {
-	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Signatures: NotVerified(rep.Dir), Runs: []RunSummary{}, Notices: rep.Notices,
-		Totals: totals(rep)}
+	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Verified: rep.Verification.OK(), Status: rep.Status(),
+		Verification: rep.Verification, Runs: []RunSummary{}, Notices: rep.Notices, Totals: totals(rep)}
 	for _, run := range rep.Runs {
 		s.Runs = append(s.Runs, summarizeRun(run))
 	}
@@ -99,12 +114,18 @@ func totals(rep *Source) Totals {
 	t := Totals{Runs: len(rep.Runs), States: map[State]int{}, Verdicts: map[results.Verdict]int{}, Cases: map[results.Verdict]int{}}
 	for _, run := range rep.Runs {
 		t.States[run.State]++
-		if run.State == StateSealed {
-			t.Verdicts[run.Record.Verdict]++
+		if v := run.Verdict(); v != "" && run.State == StateSealed {
+			t.Verdicts[v]++
+		} else if run.State == StateSealed {
+			t.Unverified++
 		}
 		if run.Record != nil {
-			for _, c := range run.Record.Cases {
-				t.Cases[c.Verdict]++
+			for i := range run.Record.Cases {
+				if v := run.CaseVerdict(&run.Record.Cases[i]); v != "" {
+					t.Cases[v]++
+				} else {
+					t.Unstated++
+				}
 			}
 		}
 	}
@@ -124,7 +145,7 @@ func summarizeRun(run *Run) RunSummary {
 	rs.Device, rs.Clock = &dev, &clock
 	rs.Started, rs.Finished, rs.Verdict, rs.Reason = rec.Started, rec.Finished, run.Verdict(), rec.Reason
 	for _, c := range casesBySeverity(rec.Cases) {
-		cs := CaseSummary{ID: c.ID, Suite: c.Suite, Title: c.Title, Verdict: c.Verdict, Reason: c.Reason,
+		cs := CaseSummary{ID: c.ID, Suite: c.Suite, Title: c.Title, Verdict: run.CaseVerdict(c), Recorded: c.Verdict, Reason: c.Reason,
 			References: c.References, DurationNs: c.Timing.DurationNs}
 		for _, ref := range c.Evidence {
 			cs.Evidence = append(cs.Evidence, ref.Path)
@@ -132,7 +153,9 @@ func summarizeRun(run *Run) RunSummary {
 				cs.Notices = append(cs.Notices, ev.Notices...)
 			}
 		}
-		rs.Counts[c.Verdict]++
+		if v := run.CaseVerdict(c); v != "" {
+			rs.Counts[v]++
+		}
 		rs.Cases = append(rs.Cases, cs)
 	}
 	return rs
@@ -157,7 +180,7 @@ var severity = map[results.Verdict]int{
 
 // displayVerdicts lists verdicts in the order a reader wants them.
 var displayVerdicts = []results.Verdict{results.Fail, results.Error, results.Inconclusive,
-	results.NotRun, results.Pass, results.NotApplicable}
+	results.NotRun, "", results.Pass, results.NotApplicable}
 
 // casesBySeverity returns pointers to cs, failures first, otherwise in the
 // record's order.
@@ -210,9 +233,22 @@ func referenceLine(r results.References) string {
 	return strings.Join(parts, "; ")
 }
 
-// verdictWord is how a verdict reads in a sentence.
+// statedCounts counts a run's cases by the verdict the report states
+// (Run.CaseVerdict); "" counts the PASS and NOT_APPLICABLE not stated.
+func statedCounts(run *Run) map[results.Verdict]int {
+	m := map[results.Verdict]int{}
+	for i := range run.Record.Cases {
+		m[run.CaseVerdict(&run.Record.Cases[i])]++
+	}
+	return m
+}
+
+// verdictWord is how a verdict reads in a sentence; "" is a verdict the
+// report does not state.
 func verdictWord(v results.Verdict) string {
 	switch v {
+	case "":
+		return "NOT STATED"
 	case results.NotApplicable:
 		return "NOT APPLICABLE"
 	case results.NotRun:
@@ -255,10 +291,10 @@ func headline(run *Run) string {
 		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): it was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
 	case run.State == StateTampered:
 		return "The record of this run cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown."
-	case run.State == StateUnchecked && run.Verdict() == results.Fail:
-		return fmt.Sprintf("%d of %d checks found a security problem, but nothing vouches for this record (no archive index to compare it with, and its signature file names no digest for it): it is shown unchecked.", counts(rec.Cases)[results.Fail], len(rec.Cases))
-	case run.State == StateUnchecked:
-		return "Nothing vouches for the record of this run (no archive index to compare it with, and its signature file names no digest for it): it has no verdict. What its checks recorded is shown unchecked."
+	case run.State == StateSealed && !run.stated && rec.Verdict == results.Fail:
+		return fmt.Sprintf("%d of %d checks found a security problem. The archive does not verify (see the top of this report), so nothing else of this run is stated.", counts(rec.Cases)[results.Fail], len(rec.Cases))
+	case run.State == StateSealed && !run.stated:
+		return fmt.Sprintf("Not verified: the archive does not verify (see the top of this report), so this run's record (verdict %s) is no result, and none of its passes are stated.", verdictWord(rec.Verdict))
 	case rec == nil:
 		return "This run was cut off before it finished; it has no verdict."
 	case run.Verdict() == "":
@@ -300,10 +336,10 @@ func bannerWord(run *Run) string {
 		return "UNREADABLE"
 	case run.State == StateTampered:
 		return "TAMPERED"
-	case run.State == StateUnchecked && run.Verdict() == results.Fail:
-		return "FAIL · UNCHECKED"
-	case run.State == StateUnchecked:
-		return "UNCHECKED"
+	case run.State == StateSealed && !run.stated && run.Record.Verdict == results.Fail:
+		return "FAIL · UNVERIFIED"
+	case run.State == StateSealed && !run.stated:
+		return "UNVERIFIED"
 	case run.Record == nil:
 		return "INCOMPLETE"
 	case run.State == StateIncomplete && run.Verdict() == results.Fail:

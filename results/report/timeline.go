@@ -39,6 +39,7 @@ var verdictColour = map[results.Verdict]string{
 	results.Inconclusive:  "#8a6d00",
 	results.NotRun:        "#6b6b6b",
 	results.NotApplicable: "#4f6d7a",
+	"":                    "#37474f", // a verdict not stated (Run.CaseVerdict)
 }
 
 const (
@@ -167,9 +168,9 @@ func (tl *timeline) svg(hl *results.Case) string {
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#fff3b0" stroke="#e0c200"/>`,
 				x0, tlAxis-4, math.Max(x1-x0, 3), height-tlAxis-tlLegend+4)
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>`,
-				x1, x1, tlAxis-4, height-tlLegend, verdictColour[hl.Verdict])
+				x1, x1, tlAxis-4, height-tlLegend, verdictColour[tl.run.CaseVerdict(hl)])
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" font-weight="bold" style="fill:%s">%s</text>`,
-				x1, tlAxis-8, anchor(x1), verdictColour[hl.Verdict], esc(verdictWord(hl.Verdict)+" at "+offset(vt)))
+				x1, tlAxis-8, anchor(x1), verdictColour[tl.run.CaseVerdict(hl)], esc(verdictWord(tl.run.CaseVerdict(hl))+" at "+offset(vt)))
 		}
 	}
 	tl.axis(&b, height)
@@ -344,8 +345,8 @@ func (tl *timeline) caseLane(b *strings.Builder, y int, hl *results.Case) {
 			stroke = ` stroke="#000" stroke-width="2"`
 		}
 		fmt.Fprintf(b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"%s><title>%s</title></rect>`,
-			x0, y+3, math.Max(x1-x0-1, 2), tlLane-6, verdictColour[c.Verdict], stroke,
-			esc(fmt.Sprintf("%s: %s (%s to %s)", verdictWord(c.Verdict), clean(c.Title, false), offset(c.Timing.StartMonoNs), offset(vt))))
+			x0, y+3, math.Max(x1-x0-1, 2), tlLane-6, verdictColour[tl.run.CaseVerdict(c)], stroke,
+			esc(fmt.Sprintf("%s: %s (%s to %s)", verdictWord(tl.run.CaseVerdict(c)), clean(c.Title, false), offset(c.Timing.StartMonoNs), offset(vt))))
 	}
 }
 
