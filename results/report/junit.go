@@ -311,7 +311,12 @@ func junitCaseOf(run *Run, c *results.Case) junitCase {
 		}
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "Verdict: %s\nReferences: %s\n", c.Verdict, x(referenceLine(c.References)))
+	if v := run.CaseVerdict(c); v == "" {
+		fmt.Fprintf(&out, "Verdict: not stated (recorded %s)\n", c.Verdict)
+	} else {
+		fmt.Fprintf(&out, "Verdict: %s\n", v)
+	}
+	fmt.Fprintf(&out, "References: %s\n", x(referenceLine(c.References)))
 	for _, ref := range c.Evidence {
 		fmt.Fprintf(&out, "Evidence: %s/%s\n", x(run.ID), x(ref.Path))
 	}

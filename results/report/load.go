@@ -52,7 +52,7 @@ func (s *Source) Status() string {
 	v := s.Verification
 	switch {
 	case !v.Intact():
-		return fmt.Sprintf("DOES NOT VERIFY: %d problem(s) (the same `bench verify %s` finds); no result in this report is a PASS", len(v.Problems), s.Dir)
+		return fmt.Sprintf("DOES NOT VERIFY: %d problem(s) (the same `bench verify %s` finds); no result in this report is stated as passed", len(v.Problems), s.Dir)
 	case !v.Trusted:
 		return "NOT VERIFIED: no trusted key was given (--key bench.pub or -c BENCH.yaml); signatures were checked only against the archive's own keys/, which a forger would have replaced, so no result here is verified"
 	}

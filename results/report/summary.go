@@ -33,8 +33,8 @@ type Summary struct {
 	// the archive's checkpoint.
 	Verification *results.Report `json:"verification"`
 	Totals       Totals          `json:"totals"`
-	Runs       []RunSummary `json:"runs"`
-	Notices    []string     `json:"notices,omitempty"`
+	Runs         []RunSummary    `json:"runs"`
+	Notices      []string        `json:"notices,omitempty"`
 }
 
 // Totals are counts across the report: runs by state, runs by the verdict
@@ -81,9 +81,9 @@ type RunSummary struct {
 
 // CaseSummary is one case.
 type CaseSummary struct {
-	ID         string             `json:"id"`
-	Suite      string             `json:"suite"`
-	Title      string             `json:"title"`
+	ID    string `json:"id"`
+	Suite string `json:"suite"`
+	Title string `json:"title"`
 	// Verdict is the verdict the report states (Run.CaseVerdict): empty
 	// for a PASS or NOT_APPLICABLE of a run not sealed or of an archive
 	// that does not verify. Recorded is what the record says.

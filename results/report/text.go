@@ -40,7 +40,7 @@ func WriteText(w io.Writer, rep *Source) error {
 			p("Cases: %s\n", countLine(tot.Cases))
 		}
 		if tot.Unstated > 0 {
-			p("%d PASS or NOT APPLICABLE case(s) are not stated: their run was not sealed, or the archive does not verify.\n", tot.Unstated)
+			p("%d case(s) recorded PASS or NOT APPLICABLE are not stated: their run was not sealed, or the archive does not verify.\n", tot.Unstated)
 		}
 		for _, n := range rep.Notices {
 			p("! %s\n", t(n))
