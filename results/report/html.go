@@ -251,7 +251,7 @@ section.archive{padding:16px}
 .banner{background:var(--vc);color:#fff;padding:18px 20px;display:flex;align-items:center;gap:24px;flex-wrap:wrap}
 .banner .word{font-size:46px;font-weight:800;letter-spacing:.02em;line-height:1}
 .banner .headline{font-size:19px;font-weight:500;flex:1;min-width:280px}
-.device{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:4px 24px;margin:16px 0 8px}
+.device{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:4px 24px;margin:16px 0 8px}
 .device div{padding:4px 0;border-bottom:1px solid #eee}
 .device .k{display:block;color:#666;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .device .val{font-size:17px;font-weight:600;word-break:break-all}
@@ -281,7 +281,7 @@ table.refs th{color:#555;font-weight:500;white-space:nowrap}
 table.runs{width:100%}
 table.runs th,table.runs td{padding:6px 8px;border-bottom:1px solid #e5e7eb;text-align:left;font-size:14px}
 table.runs th{background:#f3f4f6}
-td.nw{white-space:nowrap}
+.nw{white-space:nowrap}
 details{margin:8px 0}
 summary{cursor:pointer;font-weight:600}
 .excerpt{background:#0f172a;color:#e2e8f0;border-radius:6px;padding:8px 10px;font:12.5px/1.45 ui-monospace,Menlo,Consolas,monospace;overflow-x:auto;margin:6px 0}
@@ -337,7 +337,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 <div><span class="k">Device</span><span class="val">{{.Model}}</span></div>
 <div><span class="k">Serial number</span><span class="val">{{or .Serial "—"}}</span></div>
 <div><span class="k">Firmware</span><span class="val">{{or .Firmware "—"}}</span></div>
-<div><span class="k">Tested</span><span class="val">{{or .When "—"}}</span>{{if .Took}}<span class="muted"> · took {{.Took}}</span>{{end}}</div>
+<div><span class="k">Tested</span><span class="val nw">{{or .When "—"}}</span>{{if .Took}} <span class="muted nw">· took {{.Took}}</span>{{end}}</div>
 </div>
 <p class="trace">Run {{.ID}} · bench {{or .Bench "—"}}, fixture {{or .Fixture "—"}}
 {{- if .Declaration}} · declarations {{.Declaration}}{{end}}
