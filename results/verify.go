@@ -89,8 +89,8 @@ type Report struct {
 	Mode string `json:"mode"`
 	// Keys are the IDs of the keys signatures were checked against, and
 	// KeySource where they came from.
-	Keys       []string    `json:"keys"`
-	KeySource  string      `json:"key_source"`
+	Keys      []string `json:"keys"`
+	KeySource string   `json:"key_source"`
 	// Trusted is true when the keys were given by the caller
 	// (VerifyOptions.Keys): only then do signatures show authenticity.
 	// Without, they are checked against the archive's own keys/ copy,

@@ -21,14 +21,14 @@ import (
 // Geometry of the picture, in SVG user units (the picture scales to the
 // page's width).
 const (
-	tlWidth  = 960
-	tlLabel  = 130 // left column for lane names, at least (timeline.label)
+	tlWidth = 960
+	tlLabel = 130 // left column for lane names, at least (timeline.label)
 	// tlLabelMax bounds the label column; lane names are shortened to fit
 	// it (a relay is named `fixture "NAME"`, so long fixture names are real).
 	tlLabelMax = 330
 	// tlCharW is a generous width of one character of the 11px labels, so
 	// the column estimated from a name's length holds it in any sans font.
-	tlCharW = 7
+	tlCharW  = 7
 	tlRight  = 12
 	tlAxis   = 34 // axis labels, then the highlighted verdict's label
 	tlLane   = 22 // one power or cases lane
