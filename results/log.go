@@ -578,5 +578,6 @@ func (v *verifier) checkLooseInclusion(dir, id string, recJSON []byte) {
 		bad("the proven line seals a record with SHA-256 %s, record.json has %s", short(e.Record), short(sha256Hex(recJSON)))
 		return
 	}
-	v.rep.Checkpoint = checkpointInfo(c, "")
+	_, keyID, _ := OpenCheckpoint(in.Checkpoint, v.keys...) // verified by Check
+	v.rep.Checkpoint = checkpointInfo(c, keyID)
 }

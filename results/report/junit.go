@@ -34,17 +34,18 @@ import (
 // <error>: its NOT_RUN cases alone are only <skipped>, which CI counts as
 // green (a case that is already an error is not counted twice). A run that
 // is all NOT_APPLICABLE exits 0 and stays green.
-// Each testsuite's properties say that signatures were not verified (a
-// report does not check them; `bench verify` does); a run whose record is
-// not the one the archive sealed or its envelope names (StateTampered) is
-// an <error> testcase of type TAMPERED, and one that nothing vouches for
-// (StateUnchecked) keeps its cases and gains an <error> testcase of type
-// UNCHECKED. A sealed run any of whose evidence files changed after the
-// run, is missing, unreadable or marked incomplete gains an <error> testcase
-// of type EVIDENCE carrying the notices: `bench verify` fails it, so CI must
-// not go green on it. References are <property> elements of each testcase (name "EN 303 645"
-// etc., one per ID) and are repeated in <system-out> for tools that ignore
-// testcase properties.
+// An archive that does not verify, or was not verified against a trusted
+// key, gets a first testsuite "verification" with one <error> (type VERIFY,
+// listing every problem, or UNVERIFIED), and each testsuite's "signatures"
+// property says the same (Source.Status); a PASS that is not stated
+// (Run.CaseVerdict) is <skipped>, never a pass. A run whose record is not
+// the one the bench signed and sealed (StateTampered) is an <error>
+// testcase of type TAMPERED. A sealed run any of whose evidence files
+// changed after the run, is missing, unreadable or marked incomplete gains
+// an <error> testcase of type EVIDENCE carrying the notices. References are
+// <property> elements of the case's testsuite (name "CASE_ID EN 303 645"
+// etc., one per ID) and lines of its <system-out>: Jenkins' schema allows no
+// properties in a testcase. The classname is FIXTURE.RUN_ID.SUITE.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
