@@ -77,7 +77,7 @@ func writeRun(t testing.TB, a *Archive, key crypto.Signer, fixture string) *Run 
 		t.Fatal(err)
 	}
 	rec := &Record{
-		Bench:        Bench{Software: "test"},
+		Bench:        Bench{Software: "test", Revision: "0123abcd+modified"},
 		Device:       Device{Model: "ACME Cam 2", Serial: "AC2-1", Firmware: Firmware{Version: "2.1.0", SHA256: img.SHA256}},
 		Declarations: Declarations{Name: "acme.yaml", SHA256: strings.Repeat("cd", 32)},
 		Images:       []Image{img},

@@ -190,6 +190,9 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		v.loadKeys(dir)
 		v.archive(dir)
 	case exists(filepath.Join(dir, RecordFile)) || exists(filepath.Join(dir, EnvelopeFile)) || exists(filepath.Join(dir, IncompleteFile)):
+		if opts.Checkpoint != nil {
+			return nil, fmt.Errorf("verify %s: a checkpoint is compared with a whole archive, and this is one run's folder: give the archive", dir)
+		}
 		v.rep.Mode = "run"
 		// A run inside an archive can use the archive's keys/.
 		v.loadKeys(filepath.Dir(filepath.Dir(real)))

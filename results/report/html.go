@@ -70,7 +70,7 @@ type htmlRun struct {
 	Anchor, ID, Word, Class, Headline    string
 	Model, Serial, Firmware, FirmwareSHA string
 	Fixture, Bench, When, Took, Clock    string
-	Declaration                          string
+	Declaration, Software                string
 	Reason                               string
 	Counts                               []chip
 	Problems                             []htmlSentence
@@ -131,6 +131,7 @@ func htmlRunOf(run *Run) htmlRun {
 	hr.Model, hr.Serial, hr.Firmware, hr.FirmwareSHA = clean(rec.Device.Model, false), clean(rec.Device.Serial, false),
 		clean(rec.Device.Firmware.Version, false), rec.Device.Firmware.SHA256
 	hr.Declaration = clean(rec.Declarations.Name, false)
+	hr.Software = clean(benchSoftware(rec.Bench), false)
 	hr.Reason = clean(rec.Reason, true)
 	hr.When = rec.Started.UTC().Format("2006-01-02 15:04 MST")
 	hr.Took = humanDuration(rec.Finished.Sub(rec.Started))
@@ -341,6 +342,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 </div>
 <p class="trace">Run {{.ID}} · bench {{or .Bench "—"}}, fixture {{or .Fixture "—"}}
 {{- if .Declaration}} · declarations {{.Declaration}}{{end}}
+{{- if .Software}} · {{.Software}}{{end}}
 {{- if .FirmwareSHA}} · firmware SHA-256 <code>{{.FirmwareSHA}}</code>{{end}}
 {{- if .Clock}}<br><span class="warn">{{.Clock}}</span>{{end}}</p>
 {{- if .Counts}}<div class="chips">{{range .Counts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}

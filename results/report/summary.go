@@ -55,10 +55,13 @@ type Totals struct {
 
 // RunSummary is one run.
 type RunSummary struct {
-	RunID   string `json:"run_id"`
-	State   State  `json:"state"`
-	Bench   string `json:"bench,omitempty"`
-	Fixture string `json:"fixture,omitempty"`
+	RunID string `json:"run_id"`
+	State State  `json:"state"`
+	Bench string `json:"bench,omitempty"`
+	// Software and Revision are the bench program's, as the record says.
+	Software string `json:"software,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	Fixture  string `json:"fixture,omitempty"`
 	// Device, Started, Finished and Reason are the record's; empty for a
 	// run without a valid record. Verdict is Run.Verdict: empty also for a
 	// record that was never sealed, unless it is FAIL.
@@ -141,6 +144,7 @@ func summarizeRun(run *Run) RunSummary {
 		rs.Started = run.Opened
 		return rs
 	}
+	rs.Software, rs.Revision = rec.Bench.Software, rec.Bench.Revision
 	dev, clock := rec.Device, rec.Clock
 	rs.Device, rs.Clock = &dev, &clock
 	rs.Started, rs.Finished, rs.Verdict, rs.Reason = rec.Started, rec.Finished, run.Verdict(), rec.Reason
@@ -231,6 +235,20 @@ func referenceLine(r results.References) string {
 		parts = append(parts, g.Doc+" "+strings.Join(g.IDs, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// benchSoftware is the bench program a record was made with: "certbench
+// v1.2.0, revision 0a1b2c3+modified"; "" when the record does not say.
+func benchSoftware(b results.Bench) string {
+	switch {
+	case b.Software != "" && b.Revision != "":
+		return "certbench " + b.Software + ", revision " + b.Revision
+	case b.Software != "":
+		return "certbench " + b.Software
+	case b.Revision != "":
+		return "certbench revision " + b.Revision
+	}
+	return ""
 }
 
 // statedCounts counts a run's cases by the verdict the report states

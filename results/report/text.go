@@ -82,6 +82,9 @@ func writeTextRun(bw *bufio.Writer, run *Run) {
 			p(" (bench clock not synchronised: these times may be wrong)")
 		}
 		p("\n")
+		if sw := benchSoftware(rec.Bench); sw != "" {
+			p("Software: %s\n", t(sw))
+		}
 	} else if run.Fixture != "" {
 		p("Fixture:  %s", t(run.Fixture))
 		if run.Bench != "" {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,5 +276,40 @@ func TestJUnitValidatesAgainstJenkinsSchema(t *testing.T) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: JUnit does not validate against Jenkins' schema: %v\n%s", name, err, b)
 		}
+	}
+}
+
+// The bench program's version and revision, from the record, in every
+// format a person reads.
+func TestBenchVersionShown(t *testing.T) {
+	a, err := results.OpenArchive(filepath.Join(t.TempDir(), "archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := a.Begin(results.Meta{Bench: "lab-1", Fixture: "cam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &results.Record{
+		Bench:        results.Bench{Software: "v1.4.0", Revision: "9f8e7d6c+modified"},
+		Device:       results.Device{Model: "ACME Cam 2"},
+		Declarations: results.Declarations{SHA256: strings.Repeat("ef", 32)},
+		Cases:        []results.Case{testCase("1", results.Pass, "")},
+	}
+	if err := run.Seal(rec, key(t)); err != nil {
+		t.Fatal(err)
+	}
+	rep := load(t, a.Dir())
+	want := "certbench v1.4.0, revision 9f8e7d6c+modified"
+	for _, f := range []Format{Text, HTML} {
+		if out := html.UnescapeString(string(renderReport(t, rep, f))); !strings.Contains(out, want) {
+			t.Errorf("%s report does not name the bench software %q", f, want)
+		}
+	}
+	if out := string(renderReport(t, rep, JUnit)); !strings.Contains(out, `name="bench.revision" value="9f8e7d6c+modified"`) {
+		t.Error("JUnit has no bench.revision property")
+	}
+	if out := string(renderReport(t, rep, JSON)); !strings.Contains(out, `"revision": "9f8e7d6c+modified"`) {
+		t.Error("JSON has no bench revision")
 	}
 }
