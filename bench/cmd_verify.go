@@ -19,10 +19,9 @@ import (
 // trust is where the keys a verification trusts come from: --key (repeated),
 // --trusted DIR (every *.pub in it), or the bench file's key (-c).
 type trust struct {
-	keys    []string
-	dirs    []string
-	config  string
-	private bool // the command signs: -c names the private key it needs
+	keys   []string
+	dirs   []string
+	config string
 }
 
 func (tr *trust) flags(cmd *cobra.Command, keyHelp string) {
