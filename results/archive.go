@@ -80,6 +80,9 @@ type Archive struct {
 	// substitute them.
 	now  func() time.Time
 	sync syncSource
+	// log is the index's tree as this process last read and extended it
+	// (see logState); guarded by mu.
+	log *logState
 	// step, when a test sets it, is called at each point of Begin and Seal
 	// where a crash would leave a different state on disk.
 	step func(name string)

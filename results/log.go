@@ -265,25 +265,47 @@ var ErrIndexChanged = errors.New("index.jsonl does not match its signed checkpoi
 
 // logState is the index's tree as the bench extends it under the index
 // lock: read and checked against the checkpoint there (loadLog), a leaf
-// added per line appended, then signed (sign).
+// added per line appended, then signed (sign). The Archive keeps it between
+// seals (Archive.log, guarded by Archive.mu), so a seal reads only the lines
+// appended since, by this process or another: a seal costs the same on a
+// long index as on a short one. It holds what the bench read and wrote; if
+// someone changes lines it read before, the checkpoint it signs no longer
+// matches the index, which verify reports: the cache never blesses a change.
 type logState struct {
 	t      *tree
 	lines  [][]byte
+	end    int64 // bytes of index.jsonl the tree holds
 	origin string
+	// scanned is how many lines were looked at for sealed runs that lack
+	// their inclusion proof.
+	scanned int
 }
 
-// loadLog reads the whole index held under l into its tree and checks it
-// against the archive's checkpoint, signed by pub. It refuses, with
-// ErrIndexChanged, an index that is not an extension of that checkpoint:
-// the bench must not sign over lines someone changed. bench names the log
-// of an archive that has no checkpoint yet.
+// loadLog brings the index held under l into the archive's tree (reading
+// only what was appended since the last seal, or all of it the first time
+// or when the file is shorter than what was read) and checks it against the
+// archive's checkpoint, signed by pub. It refuses, with ErrIndexChanged, an
+// index that is not an extension of that checkpoint: the bench must not
+// sign over lines someone changed. bench names the log of an archive that
+// has no checkpoint yet.
 func (l *indexLock) loadLog(pub crypto.PublicKey, bench string) (*logState, error) {
-	b := make([]byte, l.end)
-	if _, err := l.f.ReadAt(b, 0); err != nil {
+	st := l.a.log
+	if st == nil || st.end > l.end || !l.holds(st) {
+		st = &logState{t: &tree{}}
+	}
+	b := make([]byte, l.end-st.end)
+	if _, err := l.f.ReadAt(b, st.end); err != nil {
 		return nil, fmt.Errorf("read index %s: %w", l.path, err)
 	}
-	t, lines := treeOf(b)
-	st := &logState{t: t, lines: lines}
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break // (lockIndex cut any torn line)
+		}
+		st.add(b[:i])
+		b = b[i+1:]
+	}
+	t := st.t
 	path := filepath.Join(l.a.dir, CheckpointFile)
 	old, err := os.ReadFile(path)
 	switch {
@@ -293,20 +315,39 @@ func (l *indexLock) loadLog(pub crypto.PublicKey, bench string) (*logState, erro
 			return nil, fmt.Errorf("%w: %s: %v (signed by another key? an archive has one bench key)", ErrIndexChanged, CheckpointFile, err)
 		}
 		if prev.Size > t.n || t.root(prev.Size) != prev.Root {
+			l.a.log = nil // read it all again next time
 			return nil, fmt.Errorf("%w: the checkpoint signed %d lines, the index has %d and its first %d are not the ones signed (run bench verify; start a new archive)", ErrIndexChanged, prev.Size, t.n, min(prev.Size, t.n))
 		}
 		st.origin = prev.Origin
 	case os.IsNotExist(err):
-		st.origin = newOrigin(bench)
+		if st.origin == "" {
+			st.origin = newOrigin(bench)
+		}
 	default:
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	l.a.log = st
 	return st, nil
+}
+
+// holds reports whether the index still ends, where st last read it, with
+// the line st read last: else it was rewritten, and is read again whole.
+func (l *indexLock) holds(st *logState) bool {
+	if len(st.lines) == 0 {
+		return st.end == 0
+	}
+	last := st.lines[len(st.lines)-1]
+	b := make([]byte, len(last)+1)
+	if _, err := l.f.ReadAt(b, st.end-int64(len(b))); err != nil {
+		return false
+	}
+	return bytes.Equal(b[:len(last)], last) && b[len(last)] == '\n'
 }
 
 // sign signs a checkpoint over every line of st and writes it (temp file,
 // fsync, rename), then writes the inclusion proof of every sealed run whose
-// folder has none: the run just sealed, and any whose seal was cut off
+// folder has none, among the lines not looked at before: the run just
+// sealed, and (the first time a process seals) any whose seal was cut off
 // before its proof or that was sealed before checkpoints. A crash before
 // the checkpoint is written leaves the old one, which the index extends: the
 // next seal signs over both.
@@ -325,7 +366,8 @@ func (l *indexLock) sign(st *logState, key crypto.Signer) (Checkpoint, error) {
 		return c, err
 	}
 	a.at("seal: checkpoint written")
-	for i, line := range st.lines {
+	for i := st.scanned; i < len(st.lines); i++ {
+		line := st.lines[i]
 		var e IndexEntry
 		if json.Unmarshal(line, &e) != nil || e.State != StateSealed || !validRunID(e.Run) {
 			continue
@@ -343,12 +385,15 @@ func (l *indexLock) sign(st *logState, key crypto.Signer) (Checkpoint, error) {
 			return c, fmt.Errorf("run %s: %w", e.Run, err)
 		}
 	}
+	st.scanned = len(st.lines)
 	return c, nil
 }
 
+// add appends a line (without its newline) that is now in the index file.
 func (st *logState) add(line []byte) {
 	st.t.add(line)
 	st.lines = append(st.lines, line)
+	st.end += int64(len(line)) + 1
 }
 
 // validRunID keeps a name read from the index from being a path.
@@ -368,6 +413,7 @@ func (a *Archive) Checkpoint(key crypto.Signer, bench string) (Checkpoint, error
 		return Checkpoint{}, fmt.Errorf("checkpoint %s: %w", a.dir, err)
 	}
 	defer l.unlock()
+	a.log = nil // read the whole index, and look at every run for a missing proof
 	st, err := l.loadLog(key.Public(), bench)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint %s: %w", a.dir, err)

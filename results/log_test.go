@@ -179,6 +179,23 @@ func TestSealRefusesChangedIndex(t *testing.T) {
 	if !errors.Is(err, ErrIndexChanged) {
 		t.Fatalf("seal over a truncated index: %v", err)
 	}
+	// The same from a process that has sealed before (and holds the tree
+	// it read): the newest run removed with its lines, and the chain and
+	// the file's length made good with a forged open line.
+	a, key, _ = threeRuns(t)
+	last := writeRun(t, a, key, "cam-4")
+	dropNewest(t, a.Dir(), last.ID())
+	editIndex(t, a.Dir(), func(l [][]byte) [][]byte {
+		return rechain(t, append(l, []byte(`{"seq":0,"prev":"","time":"2026-01-01T00:00:00Z","run":"x-cam-9-000000","state":"open","fixture":"cam-9","record_sha256":"`+strings.Repeat("0", 200)+`"}`)))
+	})
+	run, err = a.Begin(Meta{Bench: "lab-bench-1", Fixture: "cam-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Seal(&Record{Device: Device{Model: "m"}, Declarations: Declarations{Name: "d.yaml", SHA256: strings.Repeat("cd", 32)},
+		Cases: []Case{{ID: "c", Suite: "s", Title: "t", Verdict: Pass, References: References{EN303645: []string{"5.1-1"}}}}}, key); !errors.Is(err, ErrIndexChanged) {
+		t.Fatalf("seal by the same process over a rewritten index: %v", err)
+	}
 }
 
 // One run folder handed to a third party proves its sealed line is in the
