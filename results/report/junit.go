@@ -141,6 +141,9 @@ func WriteJUnit(w io.Writer, rep *Source) error {
 	}
 	for _, run := range rep.Runs {
 		for _, s := range junitRun(run, rep.Status()) {
+			if c := rep.CheckpointLine(); c != "" {
+				s.Properties = append(s.Properties, junitProperty{"checkpoint", x(c)})
+			}
 			add(s)
 		}
 		if rec := run.Record; rec != nil {

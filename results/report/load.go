@@ -60,7 +60,10 @@ func (s *Source) Status() string {
 	for i, k := range v.Keys {
 		keys[i] = short(k)
 	}
-	return fmt.Sprintf("Verified: every signature (key %s), evidence file and index line, as `bench verify` checks them", strings.Join(keys, ", "))
+	if v.Mode == "run" {
+		return fmt.Sprintf("Verified: the signature (key %s), every evidence file and the inclusion proof, as `bench verify` checks them (this run's folder alone: verify the archive for its index)", strings.Join(keys, ", "))
+	}
+	return fmt.Sprintf("Verified: every signature (key %s), evidence file and index line and the checkpoint, as `bench verify` checks them", strings.Join(keys, ", "))
 }
 
 // CheckpointLine says which signed checkpoint the archive is at, for the

@@ -220,6 +220,11 @@ func TestReportOfVerifiedArchive(t *testing.T) {
 	if i, j := strings.Index(text, "== "+filepath.Base(runs[1])), strings.Index(text, "== "+filepath.Base(runs[0])); i < 0 || i > j {
 		t.Error("text: the FAIL run is not first")
 	}
+	for f, want := range map[Format]string{HTML: "Checkpoint: certbench/lab-1/", JUnit: `name="checkpoint" value="Checkpoint: certbench/lab-1/`, JSON: `"origin": "certbench/lab-1/`} {
+		if out := string(renderReport(t, rep, f)); !strings.Contains(out, want) {
+			t.Errorf("%s report does not print the checkpoint (%q)", f, want)
+		}
+	}
 	// Without the key: nothing is verified, and JUnit says so with an error.
 	rep, err := Load(dir)
 	if err != nil {
