@@ -299,11 +299,6 @@ func Load(dir string, keys ...crypto.PublicKey) (*Source, error) {
 		}
 		rep.Runs = []*Run{loadRun(dir, id, archiveIndexOf(dir), view)}
 	}
-	for _, p := range vr.Problems {
-		if p.Run == "" {
-			rep.Notices = append(rep.Notices, p.String())
-		}
-	}
 	for _, run := range rep.Runs {
 		run.stated = run.State == StateSealed && vr.Intact()
 	}

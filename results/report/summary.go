@@ -306,7 +306,7 @@ func headline(run *Run) string {
 	case run.State == StateUnreadable:
 		return "The record of this run cannot be read; it has no verdict."
 	case run.State == StateTampered && run.Sealed != nil:
-		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): it was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
+		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): the record, its signature or the index was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
 	case run.State == StateTampered:
 		return "The record of this run cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown."
 	case run.State == StateSealed && !run.stated && rec.Verdict == results.Fail:

@@ -107,7 +107,7 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 			t.Errorf("run %s untouched, yet: %q", r.Fixture, r.Notices)
 		}
 	}
-	if r := byDir[edited]; r.Sealed == nil || r.Sealed.Verdict != results.Fail || headline(r) != "The record of this run is not the one the archive sealed (its index says FAIL): it was changed, and none of its verdicts can be trusted." {
+	if r := byDir[edited]; r.Sealed == nil || r.Sealed.Verdict != results.Fail || headline(r) != "The record of this run is not the one the archive sealed (its index says FAIL): the record, its signature or the index was changed, and none of its verdicts can be trusted." {
 		t.Errorf("the edited run does not say the index sealed FAIL: sealed %+v, headline %q", r.Sealed, headline(r))
 	}
 	if r := byDir[stale]; r.Verdict() != results.Fail {
