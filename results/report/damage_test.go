@@ -50,7 +50,7 @@ func TestDamagedArchive(t *testing.T) {
 	}
 	wantNotices := []string{
 		"evidence/power-cam-1.jsonl cannot be read",
-		"evidence/console-cam-1.jsonl changed after the run (it is ",
+		"evidence/console-cam-1.jsonl changed after the run (console-transcript evidence is ",
 		"2 of 18 lines are malformed and not shown (line 17: invalid character 'o' in literal null (expecting 'u'); line 18: dir \"sideways\" is not rx, tx or event)",
 		"record.json is not a valid record",
 		"its folder runs/" + l.crashRun + " is gone",

@@ -31,7 +31,7 @@ func TestJUnitEvidenceProblem(t *testing.T) {
 			if err := os.WriteFile(p, []byte(strings.Replace(line, "login", "logon", 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "evidence/console-cam-1.jsonl changed after the run (its SHA-256 differs from the record's)", 2},
+		}, "evidence/console-cam-1.jsonl changed after the run (console-transcript evidence SHA-256 ", 2},
 		{"missing", func(t *testing.T, run *results.Run) {
 			if err := os.Remove(filepath.Join(run.Dir(), "evidence", "console-cam-1.jsonl")); err != nil {
 				t.Fatal(err)

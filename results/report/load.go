@@ -143,6 +143,7 @@ type Run struct {
 	// run at a time.
 	files    []results.File
 	listed   bool
+	changed  map[string]string // evidence path → what results.Verify found changed
 	evidence []*Evidence
 	read     bool
 }
@@ -154,7 +155,7 @@ func (r *Run) Evidence() []*Evidence {
 		r.read = true
 		r.evidence = make([]*Evidence, 0, len(r.files))
 		for _, f := range r.files {
-			r.evidence = append(r.evidence, readEvidence(r.Dir, f, r.listed))
+			r.evidence = append(r.evidence, readEvidence(r.Dir, f, r.listed, r.changed[f.Path]))
 		}
 	}
 	return r.evidence
@@ -349,6 +350,17 @@ func evidencePrefix(id string) string {
 	return results.RunsDir + "/" + id + "/" + results.EvidenceDir + "/"
 }
 
+// isEvidence says whether a problem's file (relative to an archive, or to
+// the run's folder) is one of run id's evidence files.
+func isEvidence(id, file string) bool {
+	return strings.HasPrefix(file, evidencePrefix(id)) || strings.HasPrefix(file, results.EvidenceDir+"/")
+}
+
+// evidencePath is file as the record lists it: "evidence/NAME".
+func evidencePath(id, file string) string {
+	return strings.TrimPrefix(file, results.RunsDir+"/"+id+"/")
+}
+
 func loadArchive(rep *Source, view *view) {
 	// The index is read to find runs whose folder is gone (a report must
 	// not let a lost result pass unnoticed) and to compare each record with
@@ -447,12 +459,15 @@ func loadRun(dir, id string, idx *index, view *view) *Run {
 	st, verified := view.status[id]
 	probs := view.problems[id]
 	var shown []string
+	run.changed = map[string]string{}
 	for _, p := range probs {
 		switch {
 		case p.Kind == results.ProblemIncomplete:
-		case (p.Kind == results.ProblemDigest || p.Kind == results.ProblemSize || p.Kind == results.ProblemMissing) &&
-			(strings.HasPrefix(p.File, evidencePrefix(id)) || strings.HasPrefix(p.File, results.EvidenceDir+"/")):
+		case (p.Kind == results.ProblemDigest || p.Kind == results.ProblemSize) && isEvidence(id, p.File):
 			// Its evidence file's own notice says so, in place.
+			run.changed[evidencePath(id, p.File)] = p.Message
+		case p.Kind == results.ProblemMissing && isEvidence(id, p.File):
+			// Its evidence file's notice says it cannot be read.
 		default:
 			shown = append(shown, "bench verify: "+p.String())
 		}
