@@ -188,11 +188,11 @@ func (r *Run) EvidenceProblems() []string {
 	return out
 }
 
-// Verdict is the run's verdict as a report may state it: a sealed record's,
-// or FAIL from a record that was written but never sealed, or that nothing
-// vouches for (a problem found stays found). Otherwise it is "": an unsealed
-// or unchecked PASS is not a result, and a run without a valid record has no
-// verdict.
+// Verdict is the run's verdict as a report may state it: a sealed record's
+// in an archive that verifies (Stated), or FAIL from any record shown (one
+// written but never sealed, one in an archive that does not verify: a
+// problem found stays found). Otherwise it is "": such a PASS is not a
+// result, and a run without a valid record has no verdict.
 func (r *Run) Verdict() results.Verdict {
 	switch {
 	case r.Record == nil:
