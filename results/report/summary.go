@@ -14,8 +14,10 @@ import (
 )
 
 // SummaryFormat names the JSON summary's shape; it changes when a field
-// changes meaning.
-const SummaryFormat = "certbench-report/1"
+// changes meaning. 2: "signatures" gave way to "verified", "status" and
+// "verification" (the archive is verified first), and a case's "verdict" is
+// the one the report states ("recorded_verdict" is the record's).
+const SummaryFormat = "certbench-report/2"
 
 // Summary is the machine-readable summary of a Source (`--format json`).
 // It carries verdicts, reasons and references, not evidence: the record and
