@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -478,8 +479,13 @@ func (v *verifier) checkpoint(dir string, runs map[string]*indexRun) {
 		// checkpoint holds the tree up to its seal.
 	}
 	if c.Size < t.n {
-		for id, ir := range runs {
-			if ir.sealLine > int(c.Size) {
+		ids := make([]string, 0, len(runs))
+		for id := range runs {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			if ir := runs[id]; ir.sealLine > int(c.Size) {
 				v.problem(Problem{Kind: ProblemCheckpoint, File: IndexFile, Line: ir.sealLine, Run: id,
 					Message: fmt.Sprintf("sealed after the newest signed checkpoint (%d lines): nothing signed commits to it yet (a seal cut off before its checkpoint; the next seal or `bench archive checkpoint` signs one)", c.Size)})
 				v.indexBad[id] = true
