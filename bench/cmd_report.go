@@ -12,7 +12,10 @@ import (
 )
 
 func init() {
-	var format, out string
+	var (
+		format, out string
+		tr          trust
+	)
 	cmd := &cobra.Command{
 		Use:   "report DIR",
 		Short: "Report on an archive or one run: text, JUnit XML, HTML or JSON",
@@ -21,7 +24,8 @@ folder and writes its results:
 
   text   a summary for the terminal, failures first (the default)
   junit  JUnit XML for Jenkins and GitLab: a testsuite per suite of each run, a
-         testcase per case. FAIL is a <failure>, ERROR an <error>, INCONCLUSIVE an
+         testcase per case, classname FIXTURE.RUN_ID.SUITE (Jenkins tells cases
+         apart by classname and name). FAIL is a <failure>, ERROR an <error>, INCONCLUSIVE an
          <error> saying "inconclusive" (the bench could not decide: it must not
          look like a pass), NOT_APPLICABLE and NOT_RUN are <skipped>. A run cut
          off by a crash, unreadable or missing is an <error> testcase of its own,
@@ -35,29 +39,43 @@ folder and writes its results:
          console lines that decided it
   json   a machine summary: runs, cases, verdicts, reasons, references
 
+Every report first checks the archive as 'bench verify' does (the same check:
+signatures, evidence digests, the index, its checkpoint and the runs'
+inclusion proofs) against the keys you trust: --key, --trusted DIR or the
+bench file's key (-c). Its first statement, in every format, is the outcome:
+an archive that does not verify says so first (the first line of text, a
+red banner in HTML, "verified": false and every problem in JSON, and in
+JUnit an <error> of type VERIFY before any other testcase) and states no PASS
+anywhere: a run's FAIL stays shown, its passes are "not stated". Without a
+trusted key the report says nothing in it is verified, and JUnit has an
+<error> of type UNVERIFIED, so CI cannot go green on an archive a forger
+could have written. Every report prints the archive's signed checkpoint: hand
+it (checkpoint.dsse.json) to your customer with the report, and 'bench verify
+--checkpoint' later shows whether an archive is that one or an extension.
+
 A missing or malformed evidence file does not stop the report: it says so in
 place. Runs cut off by a crash are marked incomplete. A record that is not the
-one the archive's index sealed (edited, its signature file gone, never indexed),
-or whose SHA-256 differs from the one its record.dsse.json statement names, is
-marked tampered and none of its verdicts are shown. A run folder given without
-its archive is compared with its envelope only, and the report says so; if the
-envelope names no digest either, the run is unchecked: an <error> in JUnit. The
-report does not check signatures, and says so in every format: run
-'bench verify' for that.
+one the bench signed and sealed is marked tampered and none of its verdicts
+are shown. Runs are listed failures first, then what could not be decided,
+then passes.
 
 Exit status 0 when the report was written, whatever the verdicts (CI reads them
 from the JUnit file); 2 for bad usage, a folder that holds no results, or a
 report that could not be written.`,
-		Example: `  bench report archive/
-  bench report --format html --out report.html archive/runs/20261124T235000Z-cam-1-0a1b2c
-  bench report -o junit --out results.xml archive/`,
+		Example: `  bench report -c lab.yaml archive/
+  bench report --key bench.pub --format html --out report.html archive/runs/20261124T235000Z-cam-1-0a1b2c
+  bench report --key bench.pub -o junit --out results.xml archive/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := report.ParseFormat(format)
 			if err != nil {
 				return usageError(err)
 			}
-			rep, err := report.Load(args[0])
+			keys, err := tr.publicKeys()
+			if err != nil {
+				return err
+			}
+			rep, err := report.Load(args[0], keys...)
 			if err != nil {
 				return usageError(err)
 			}
@@ -74,6 +92,7 @@ report that could not be written.`,
 	// -o is the format, as for every command that writes for machines.
 	cmd.Flags().StringVarP(&format, "format", "o", string(report.Text), "text, junit, html or json")
 	cmd.Flags().StringVar(&out, "out", "", "write the report to this file instead of standard output")
+	tr.flags(cmd, "trusted bench public key (PEM) to verify signatures with; repeat for several")
 	root.AddCommand(cmd)
 }
 

@@ -36,7 +36,14 @@ func TestReportThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	pubPath := filepath.Join(dir, "bench.pub")
+	pem, _ := results.MarshalPublicKey(key.Public())
+	os.WriteFile(pubPath, pem, 0o644)
 	code, out, errs := runBin(t, nil, "report", archive)
+	if code != 0 || !strings.HasPrefix(out, "NOT VERIFIED: no trusted key was given") {
+		t.Fatalf("report without a key: exit %d: %s\n%s", code, errs, out)
+	}
+	code, out, errs = runBin(t, nil, "report", "--key", pubPath, archive)
 	if code != 0 {
 		t.Fatalf("report: exit %d: %s", code, errs)
 	}
@@ -44,12 +51,12 @@ func TestReportThroughTheBinary(t *testing.T) {
 		t.Errorf("text report does not list the failure first:\n%s", out)
 	}
 	if !strings.Contains(out, "1 FAIL, 1 incomplete") || !strings.Contains(out, "admin/admin accepted") ||
-		!strings.Contains(out, "Signatures are not verified by reports: run `bench verify "+archive+"`") {
+		!strings.HasPrefix(out, "Verified: every signature") || !strings.Contains(out, "Checkpoint: certbench/test-bench/") {
 		t.Errorf("text report:\n%s", out)
 	}
 
 	xmlPath := filepath.Join(dir, "results.xml")
-	if code, _, errs := runBin(t, nil, "report", "--format", "junit", "--out", xmlPath, archive); code != 0 {
+	if code, _, errs := runBin(t, nil, "report", "--key", pubPath, "--format", "junit", "--out", xmlPath, archive); code != 0 {
 		t.Fatalf("report --format junit: exit %d: %s", code, errs)
 	}
 	b, err := os.ReadFile(xmlPath)
@@ -61,7 +68,7 @@ func TestReportThroughTheBinary(t *testing.T) {
 		Failures int `xml:"failures,attr"`
 		Errors   int `xml:"errors,attr"`
 	}
-	if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 3 || doc.Failures != 1 || doc.Errors != 1 {
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 3 || doc.Failures != 1 || doc.Errors != 1 { // the FAIL, the incomplete run
 		t.Errorf("JUnit file: %v, %+v\n%s", err, doc, b)
 	}
 
@@ -83,8 +90,8 @@ func TestReportThroughTheBinary(t *testing.T) {
 	if err := os.WriteFile(recPath, []byte(strings.ReplaceAll(string(recJSON), `"FAIL"`, `"PASS"`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs = runBin(t, nil, "report", archive)
-	if code != 0 || !strings.Contains(out, ": TAMPERED ==") || strings.Contains(out, "No security problem found") {
+	code, out, errs = runBin(t, nil, "report", "--key", pubPath, archive)
+	if code != 0 || !strings.HasPrefix(out, "DOES NOT VERIFY: ") || !strings.Contains(out, ": TAMPERED ==") || strings.Contains(out, "No security problem found") {
 		t.Errorf("report on an edited record: exit %d (%s):\n%s", code, errs, out)
 	}
 
@@ -178,8 +185,8 @@ func TestReportJUnitLooseEditedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs, _, states, types := reportJUnit(t, loose)
-	if errs == 0 || strings.Join(types, ",") != "TAMPERED" || strings.Join(states, ",") != "tampered" {
-		t.Errorf("JUnit on an edited run folder: %d errors of types %v, run_state %v; want one TAMPERED error", errs, types, states)
+	if errs == 0 || strings.Join(types, ",") != "VERIFY,TAMPERED" || strings.Join(states, ",") != "tampered" {
+		t.Errorf("JUnit on an edited run folder: %d errors of types %v, run_state %v; want VERIFY then TAMPERED", errs, types, states)
 	}
 }
 
@@ -206,7 +213,7 @@ func TestReportJUnitChangedEvidence(t *testing.T) {
 	if code, _, _ := runBin(t, nil, "verify", archive); code != 1 {
 		t.Fatalf("bench verify on changed evidence: exit %d, want 1", code)
 	}
-	if errs, _, _, types := reportJUnit(t, archive); errs != 1 || strings.Join(types, ",") != "EVIDENCE" {
-		t.Errorf("JUnit on changed evidence: %d errors of types %v; want one EVIDENCE error", errs, types)
+	if errs, _, _, types := reportJUnit(t, archive); errs != 2 || strings.Join(types, ",") != "VERIFY,EVIDENCE" {
+		t.Errorf("JUnit on changed evidence: %d errors of types %v; want VERIFY then EVIDENCE", errs, types)
 	}
 }

@@ -146,10 +146,14 @@ func TestDriversEvidenceReadsBackInTheArchive(t *testing.T) {
 			}
 		}
 	}
-	// And the report reads them without a notice.
-	src, err := report.Load(dir)
+	// And the report verifies the archive as bench verify does, and reads
+	// the files without a notice.
+	src, err := report.Load(dir, key.Public())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !src.Verification.OK() || !src.Runs[0].Stated() {
+		t.Errorf("report: archive not verified: %v", src.Verification.Problems)
 	}
 	for _, ev := range src.Runs[0].Evidence() {
 		if len(ev.Notices) > 0 {

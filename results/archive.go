@@ -80,6 +80,9 @@ type Archive struct {
 	// substitute them.
 	now  func() time.Time
 	sync syncSource
+	// log is the index's tree as this process last read and extended it
+	// (see logState); guarded by mu.
+	log *logState
 	// step, when a test sets it, is called at each point of Begin and Seal
 	// where a crash would leave a different state on disk.
 	step func(name string)
@@ -451,8 +454,14 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 		return fmt.Errorf("seal run %s: evidence still being written: %s (close its writer first)", r.id, strings.Join(names, ", "))
 	}
 	if r.indexed {
-		// A retry after the marker could not be removed: the record, its
-		// envelope and the index line are written and must not be again.
+		// A retry after the checkpoint or the marker removal failed: the
+		// record, its envelope and the index line are written and must
+		// not be again.
+		if !exists(filepath.Join(r.dir, InclusionFile)) {
+			if _, err := r.a.Checkpoint(key, r.meta.Bench); err != nil {
+				return fmt.Errorf("seal run %s: %w", r.id, err)
+			}
+		}
 		return r.finishSeal()
 	}
 	keyID, err := KeyID(key.Public())
@@ -506,52 +515,75 @@ func (r *Run) Seal(rec *Record, key crypto.Signer) error {
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	if err := r.a.keepPublicKey(key.Public(), keyID); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-
-	// From here to the index line, other runs wait: the record names the
-	// line its "sealed" line will follow, under the signature.
-	idx, err := r.a.lockIndex()
+	indexed, err := r.a.commit(r.dir, r.id, r.meta.Bench, r.meta.Fixture, now, rec, key, keyID)
+	r.indexed = indexed
 	if err != nil {
 		return fmt.Errorf("seal run %s: %w", r.id, err)
 	}
-	defer idx.unlock()
-	rec.Index = &IndexLink{Seq: idx.seq, Prev: idx.prev}
-	recJSON, err := rec.Marshal()
-	if err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	env, err := SignRecord(key, rec, recJSON)
-	if err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	envJSON, err := env.Marshal()
-	if err != nil {
-		return fmt.Errorf("seal run %s: encode envelope: %w", r.id, err)
-	}
-	if err := writeFileAtomic(filepath.Join(r.dir, RecordFile), recJSON); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	r.a.at("seal: record written")
-	if err := writeFileAtomic(filepath.Join(r.dir, EnvelopeFile), envJSON); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	r.a.at("seal: envelope written")
-	if _, err := idx.append(IndexEntry{
-		Time: now.UTC(), Run: r.id, State: StateSealed, Fixture: r.meta.Fixture,
-		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
-	}); err != nil {
-		return fmt.Errorf("seal run %s: %w", r.id, err)
-	}
-	idx.unlock()
-	r.indexed = true
-	r.a.at("seal: sealed line written")
+	r.a.at("seal: inclusion written")
 	if err := r.finishSeal(); err != nil {
 		return err
 	}
 	r.a.at("seal: marker removed")
 	return nil
+}
+
+// commit signs rec and writes it into the run folder dir with its envelope,
+// appends its "sealed" line, and signs a checkpoint over the index with the
+// run's inclusion proof. indexed says the sealed line was written: from there
+// on the result is committed, and a failure (of the checkpoint) is repaired
+// by the next seal or Archive.Checkpoint.
+func (a *Archive) commit(dir, id, bench, fixture string, now time.Time, rec *Record, key crypto.Signer, keyID string) (indexed bool, err error) {
+	if err := a.keepPublicKey(key.Public(), keyID); err != nil {
+		return false, err
+	}
+	// From here to the index line, other runs wait: the record names the
+	// line its "sealed" line will follow, under the signature.
+	idx, err := a.lockIndex()
+	if err != nil {
+		return false, err
+	}
+	defer idx.unlock()
+	// The index must extend the checkpoint the bench last signed before
+	// anything of this run is written into it: a seal must not bless lines
+	// someone changed.
+	lg, err := idx.loadLog(key.Public(), bench)
+	if err != nil {
+		return false, err
+	}
+	rec.Index = &IndexLink{Seq: idx.seq, Prev: idx.prev}
+	recJSON, err := rec.Marshal()
+	if err != nil {
+		return false, err
+	}
+	env, err := SignRecord(key, rec, recJSON)
+	if err != nil {
+		return false, err
+	}
+	envJSON, err := env.Marshal()
+	if err != nil {
+		return false, fmt.Errorf("encode envelope: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, RecordFile), recJSON); err != nil {
+		return false, err
+	}
+	a.at("seal: record written")
+	if err := writeFileAtomic(filepath.Join(dir, EnvelopeFile), envJSON); err != nil {
+		return false, err
+	}
+	a.at("seal: envelope written")
+	if _, err := idx.append(IndexEntry{
+		Time: now.UTC(), Run: id, State: StateSealed, Fixture: fixture,
+		Record: sha256Hex(recJSON), Envelope: sha256Hex(envJSON), Verdict: rec.Verdict,
+	}); err != nil {
+		return false, err
+	}
+	a.at("seal: sealed line written")
+	lg.add(idx.last)
+	if _, err := idx.sign(lg, key); err != nil {
+		return true, fmt.Errorf("sealed, but its checkpoint was not written (Seal again, or the next seal signs one): %w", err)
+	}
+	return true, nil
 }
 
 // finishSeal removes the INCOMPLETE marker: last, so that until here a crash
@@ -600,6 +632,7 @@ type indexLock struct {
 	seq      int    // the next line's seq
 	prev     string // the next line's prev
 	fresh    bool   // the index was empty: its folder entry needs a sync
+	last     []byte // the line append wrote last, without its newline
 	released bool
 }
 
@@ -678,7 +711,7 @@ func (l *indexLock) append(e IndexEntry) (IndexEntry, error) {
 		l.fresh = false
 	}
 	l.end += int64(len(line)) + 1
-	l.seq, l.prev = l.seq+1, sha256Hex(line)
+	l.seq, l.prev, l.last = l.seq+1, sha256Hex(line), line
 	return e, nil
 }
 

@@ -77,7 +77,7 @@ func writeRun(t testing.TB, a *Archive, key crypto.Signer, fixture string) *Run 
 		t.Fatal(err)
 	}
 	rec := &Record{
-		Bench:        Bench{Software: "test"},
+		Bench:        Bench{Software: "test", Revision: "0123abcd+modified"},
 		Device:       Device{Model: "ACME Cam 2", Serial: "AC2-1", Firmware: Firmware{Version: "2.1.0", SHA256: img.SHA256}},
 		Declarations: Declarations{Name: "acme.yaml", SHA256: strings.Repeat("cd", 32)},
 		Images:       []Image{img},
@@ -135,10 +135,15 @@ func TestArchiveSealVerifies(t *testing.T) {
 					t.Errorf("run %s: %s %s", r.ID, r.State, r.Verdict)
 				}
 			}
-			// One run alone, with the archive's own keys.
+			// One run alone, with the archive's own keys: intact, but
+			// no trusted key, so not OK.
 			rep, err = Verify(run.Dir(), VerifyOptions{})
-			if err != nil || !rep.OK() || rep.Mode != "run" {
+			if err != nil || !rep.Intact() || rep.OK() || rep.Mode != "run" {
 				t.Fatalf("verify one run: %v %+v", err, rep)
+			}
+			rep, err = Verify(run.Dir(), VerifyOptions{Keys: []crypto.PublicKey{key.Public()}})
+			if err != nil || !rep.OK() || rep.Checkpoint == nil {
+				t.Fatalf("verify one run with its key: %v %+v", err, rep)
 			}
 			// A different key must not verify.
 			rep, _ = Verify(a.Dir(), VerifyOptions{Keys: []crypto.PublicKey{testKey(t, alg).Public()}})

@@ -26,6 +26,7 @@
 //
 //	ARCHIVE/
 //	  index.jsonl                   one line per event: a run opened, a run sealed
+//	  checkpoint.dsse.json          the signed checkpoint of the index's Merkle tree
 //	  index.lock                    flock'd while a line is appended
 //	  keys/KEYID.pub                public keys that signed runs here
 //	  tmp/RUN_ID/                   a run being begun, until it moves into runs/
@@ -33,6 +34,7 @@
 //	  runs/RUN_ID/evidence/NAME     written while the run goes
 //	  runs/RUN_ID/record.json       the record, written by Seal
 //	  runs/RUN_ID/record.dsse.json  its signature, written by Seal
+//	  runs/RUN_ID/inclusion.json    its sealed line's inclusion proof, written by Seal
 //
 // The runner uses it like this:
 //
@@ -71,9 +73,35 @@
 // mutex and by flock on index.lock. Each index line holds the SHA-256 of the
 // line before it, and every sealed record names (under its signature) the
 // seq and prev of its own "sealed" line, so lines deleted, inserted or
-// reordered are found even if the chain was recomputed. Removing the newest
-// runs together with their index lines is not detectable from the archive
-// alone; that needs the index head kept elsewhere (the fleet broker).
+// reordered are found even if the chain was recomputed.
+//
+// # The log and its checkpoints
+//
+// The index is also an append-only transparency log (formats.md,
+// "Checkpoint"): its lines are the leaves of an RFC 6962 Merkle tree
+// (golang.org/x/mod/sumdb/tlog), and at every seal the bench signs a
+// Checkpoint (origin, size, root hash: a C2SP tlog-checkpoint body, in a
+// DSSE envelope like the records, so a P-256 key signs it) into
+// checkpoint.dsse.json and writes the run's Inclusion proof against it.
+// Lines cut off the end of the index (the newest runs deleted with their
+// lines) then show against the checkpoint; an older copy of the whole
+// archive, its older checkpoint with it, shows against a checkpoint kept
+// elsewhere (VerifyOptions.Checkpoint: what a lab hands its customer, what
+// the fleet controller keeps). A seal first checks the index against the
+// checkpoint and refuses (ErrIndexChanged) to sign over an index that does
+// not extend it. The checkpoint is written after the sealed line, so a
+// crash between them leaves an index that extends the checkpoint: verify
+// names the run sealed after it, and the next seal or Archive.Checkpoint
+// signs over it and writes the proofs runs lack (also what an archive
+// written before checkpoints needs once).
+//
+// # Abandoned runs
+//
+// A run cut off by a crash keeps its INCOMPLETE marker, and the archive
+// fails verification (unless incomplete runs are allowed) until
+// CloseAbandoned seals it with a record that says only what is known
+// (Record.Abandoned): NOT_RUN, or the FAIL cases of a record written but
+// never sealed, every evidence file marked incomplete.
 //
 // # Signing
 //
@@ -117,7 +145,12 @@
 // Problems each name a kind, a file, an index line and a run: a signature
 // that does not verify with the given keys, an evidence file whose size or
 // digest differs, a file or run that is missing or extra, an index line that
-// breaks the chain, a run that is incomplete. A run the index seals is
+// breaks the chain, a checkpoint missing or not matching the index, an
+// inclusion proof that fails, a run that is incomplete, two keys signing
+// one archive. Signatures are checked against VerifyOptions.Keys, the keys
+// the caller trusts; without any, against the archive's own keys/ copy,
+// and then Report.OK is false whatever else holds (Report.Trusted, Intact):
+// a forger who rewrote the archive would have replaced that copy too. A run the index seals is
 // verified in full whatever markers its folder holds, so a marker cannot
 // hide a sealed verdict. A problem the index has with a run (its lines out
 // of order, changed, missing) also keeps that run from being "verified".

@@ -15,6 +15,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Key algorithms GenerateKey makes. Signing accepts any crypto.Signer whose
@@ -139,12 +141,20 @@ func LoadPublicKey(path string) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load public key: %w", err)
 	}
+	if block, _ := pem.Decode(b); block != nil && strings.Contains(block.Type, "PRIVATE KEY") {
+		pub := strings.TrimSuffix(path, filepath.Ext(path)) + ".pub"
+		return nil, fmt.Errorf("load public key %s: %w: that is the bench's private key; give its public half (%s), and keep the private key on the bench: a verifier never needs it", path, ErrPrivateKey, pub)
+	}
 	pub, err := ParsePublicKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("load public key %s: %w", path, err)
 	}
 	return pub, nil
 }
+
+// ErrPrivateKey is wrapped by LoadPublicKey's error when it is given a
+// private key.
+var ErrPrivateKey = errors.New("a private key where a public key is wanted")
 
 // ParsePublicKey decodes a PEM PKIX public key (ECDSA P-256 or Ed25519).
 func ParsePublicKey(b []byte) (crypto.PublicKey, error) {

@@ -156,6 +156,19 @@ type Record struct {
 	// Index places the record in the archive's index.jsonl. Set by
 	// Run.Seal; nil in a record that never was in an archive.
 	Index *IndexLink `json:"index,omitempty"`
+
+	// Abandoned is set on the record Archive.CloseAbandoned writes for a
+	// run the bench never sealed (a crash, power loss or kill): it says
+	// when it was closed and why. Such a record says only what is known:
+	// no case is PASS, the device and declarations may be unknown, and
+	// every evidence file is incomplete.
+	Abandoned *Abandoned `json:"abandoned,omitempty"`
+}
+
+// Abandoned says a run was cut off and closed afterwards.
+type Abandoned struct {
+	Closed time.Time `json:"closed"`
+	Reason string    `json:"reason"`
 }
 
 // IndexLink is where a sealed record's line sits in index.jsonl: its seq,
@@ -171,8 +184,13 @@ type IndexLink struct {
 type Bench struct {
 	Name string `json:"name"` // from the bench file
 	Host string `json:"host,omitempty"`
-	// Software is the bench program's version (`bench version`).
+	// Software is the bench program's version (`bench version`: the
+	// module version it was built as).
 	Software string `json:"software,omitempty"`
+	// Revision is the VCS revision the bench program was built from
+	// (debug.ReadBuildInfo's vcs.revision), with "+modified" when the tree
+	// had uncommitted changes.
+	Revision string `json:"revision,omitempty"`
 	// KeyID is the hex SHA-256 of the bench public key (PKIX DER): which key
 	// is expected to have signed this record.
 	KeyID string `json:"key_id,omitempty"`
@@ -350,13 +368,13 @@ func (r *Record) Validate() error {
 	if r.Fixture.Name == "" {
 		bad("fixture.name is empty")
 	}
-	if r.Device.Model == "" {
+	if r.Device.Model == "" && r.Abandoned == nil {
 		bad("device.model is empty")
 	}
 	if s := r.Device.Firmware.SHA256; s != "" && !reSHA256.MatchString(s) {
 		bad("device.firmware.sha256 %q is not 64 lower-case hex digits", s)
 	}
-	if !reSHA256.MatchString(r.Declarations.SHA256) {
+	if !reSHA256.MatchString(r.Declarations.SHA256) && (r.Abandoned == nil || r.Declarations.SHA256 != "") {
 		bad("declarations.sha256 %q is not 64 lower-case hex digits", r.Declarations.SHA256)
 	}
 	if r.Started.IsZero() || r.Finished.IsZero() {
@@ -454,6 +472,21 @@ func (r *Record) Validate() error {
 	}
 	if r.Index != nil && (r.Index.Seq < 2 || !reSHA256.MatchString(r.Index.Prev)) {
 		bad("index: seq %d and prev %q cannot place a sealed run (seq 2 or more after its open line, prev 64 hex digits)", r.Index.Seq, r.Index.Prev)
+	}
+	if a := r.Abandoned; a != nil {
+		if a.Closed.IsZero() || strings.TrimSpace(a.Reason) == "" {
+			bad("abandoned: closed and reason must both be set")
+		}
+		for i, c := range r.Cases {
+			if c.Verdict != Fail && c.Verdict != NotRun {
+				bad("abandoned: cases[%d] %q is %s; a run closed as abandoned states only FAIL (a problem found stays found) and NOT_RUN", i, c.ID, c.Verdict)
+			}
+		}
+		for i, f := range r.Evidence {
+			if !f.Incomplete {
+				bad("abandoned: evidence[%d] %s is not marked incomplete", i, f.Path)
+			}
+		}
 	}
 	if want := RunVerdict(r.Cases); r.Verdict != want {
 		bad("run verdict is %q but the cases make it %s", r.Verdict, want)

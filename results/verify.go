@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -88,15 +89,57 @@ type Report struct {
 	Mode string `json:"mode"`
 	// Keys are the IDs of the keys signatures were checked against, and
 	// KeySource where they came from.
-	Keys       []string    `json:"keys"`
-	KeySource  string      `json:"key_source"`
-	IndexLines int         `json:"index_lines,omitempty"`
-	Runs       []RunStatus `json:"runs"`
-	Problems   []Problem   `json:"problems"`
+	Keys      []string `json:"keys"`
+	KeySource string   `json:"key_source"`
+	// Trusted is true when the keys were given by the caller
+	// (VerifyOptions.Keys): only then do signatures show authenticity.
+	// Without, they are checked against the archive's own keys/ copy,
+	// which shows consistency only, and OK is false.
+	Trusted    bool `json:"trusted"`
+	IndexLines int  `json:"index_lines,omitempty"`
+	// Checkpoint is the archive's signed checkpoint, when it has one whose
+	// signature verifies.
+	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
+	// Held is what the checkpoint given in VerifyOptions.Checkpoint showed.
+	Held     *HeldCheckpoint `json:"held_checkpoint,omitempty"`
+	Runs     []RunStatus     `json:"runs"`
+	Problems []Problem       `json:"problems"`
 }
 
-// OK reports whether everything verified.
-func (r *Report) OK() bool { return len(r.Problems) == 0 }
+// CheckpointInfo is a signed checkpoint as a report shows it.
+type CheckpointInfo struct {
+	Origin string `json:"origin"`
+	Size   int64  `json:"size"`
+	Root   string `json:"root"` // base64, as in the checkpoint body
+	KeyID  string `json:"key_id"`
+	// Body is the C2SP checkpoint text the signature covers.
+	Body string `json:"body"`
+}
+
+func checkpointInfo(c Checkpoint, keyID string) *CheckpointInfo {
+	return &CheckpointInfo{Origin: c.Origin, Size: c.Size, Root: base64.StdEncoding.EncodeToString(c.Root[:]), KeyID: keyID, Body: string(c.Body())}
+}
+
+// HeldCheckpoint is the outcome of comparing the archive with a checkpoint
+// kept elsewhere (VerifyOptions.Checkpoint).
+type HeldCheckpoint struct {
+	CheckpointInfo
+	// Extends is true when the archive's index is the log the checkpoint
+	// signed, or an extension of it, with a consistency proof from it to
+	// the archive's own checkpoint.
+	Extends bool `json:"extends"`
+}
+
+// OK reports whether everything verified, against keys the caller trusts.
+func (r *Report) OK() bool { return len(r.Problems) == 0 && r.Trusted }
+
+// Intact reports whether nothing is wrong with the archive, whatever keys
+// its signatures were checked with: with Trusted false, a forger with their
+// own key could have made an intact archive.
+func (r *Report) Intact() bool { return len(r.Problems) == 0 }
+
+// NoTrustedKey is what a verification without a trusted key says.
+const NoTrustedKey = "cannot check authenticity: no trusted key was given (give --key bench.pub, -c BENCH.yaml or --trusted DIR); signatures were checked only against the archive's own keys/, which a forger would have replaced"
 
 // Run states in a Report.
 const (
@@ -115,6 +158,10 @@ type VerifyOptions struct {
 	// AllowIncomplete lists runs cut off by a crash as incomplete without
 	// counting them as problems (sealed runs are still checked in full).
 	AllowIncomplete bool
+	// Checkpoint is a signed checkpoint (checkpoint.dsse.json) kept
+	// elsewhere, by a customer or the fleet controller: the archive must be
+	// the log it signed or an extension of it.
+	Checkpoint []byte
 }
 
 // Verify checks the archive or run folder at dir: every signature against
@@ -143,6 +190,9 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		v.loadKeys(dir)
 		v.archive(dir)
 	case exists(filepath.Join(dir, RecordFile)) || exists(filepath.Join(dir, EnvelopeFile)) || exists(filepath.Join(dir, IncompleteFile)):
+		if opts.Checkpoint != nil {
+			return nil, fmt.Errorf("verify %s: a checkpoint is compared with a whole archive, and this is one run's folder: give the archive", dir)
+		}
 		v.rep.Mode = "run"
 		// A run inside an archive can use the archive's keys/.
 		v.loadKeys(filepath.Dir(filepath.Dir(real)))
@@ -153,6 +203,14 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 			sealLine = sealedLine(filepath.Dir(filepath.Dir(real)), id)
 		}
 		st, _ := v.run(dir, id, "", sealLine)
+		if st.State != RunIncomplete {
+			recJSON, _ := os.ReadFile(filepath.Join(dir, RecordFile))
+			before := len(v.rep.Problems)
+			v.checkLooseInclusion(dir, id, recJSON)
+			if len(v.rep.Problems) > before && st.State == RunVerified {
+				st.State = RunInvalid
+			}
+		}
 		v.rep.Runs = append(v.rep.Runs, st)
 	default:
 		return nil, fmt.Errorf("verify %s: neither an archive (no %s or %s/ in it) nor a run's folder (no %s, %s or %s in it)", dir, IndexFile, RunsDir, RecordFile, EnvelopeFile, IncompleteFile)
@@ -164,6 +222,13 @@ type verifier struct {
 	rep  *Report
 	opts VerifyOptions
 	keys []crypto.PublicKey
+	// tree and lines are the index as a Merkle tree and its lines; head
+	// is the archive's checkpoint, when it verified.
+	tree  *tree
+	lines [][]byte
+	head  *Checkpoint
+	// signers lists, by key ID, what each key signed.
+	signers map[string][]string
 	// indexBad names the runs an index problem is about: they are not
 	// "verified" even when their own folder is.
 	indexBad map[string]bool
@@ -175,6 +240,7 @@ func (v *verifier) loadKeys(archive string) {
 	if len(v.opts.Keys) > 0 {
 		v.keys = v.opts.Keys
 		v.rep.KeySource = "given"
+		v.rep.Trusted = true
 	} else {
 		v.rep.KeySource = filepath.Join(archive, KeysDir) + " (the archive's own copy: shows consistency, not authenticity)"
 		paths, _ := filepath.Glob(filepath.Join(archive, KeysDir, "*.pub"))
@@ -208,6 +274,8 @@ type indexRun struct { // lines are 1-based; 0 is "no such line"
 
 func (v *verifier) archive(dir string) {
 	runs, haveIndex := v.index(dir)
+	v.signers = map[string][]string{}
+	v.checkpoint(dir, runs)
 
 	entries, err := os.ReadDir(filepath.Join(dir, RunsDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -265,13 +333,39 @@ func (v *verifier) archive(dir string) {
 			default:
 				v.checkSealLine(dir, id, rec, *ir)
 				v.checkIndexLink(id, rec, *ir)
+				v.checkInclusion(dir, id, *ir)
 			}
+		}
+		if st.KeyID != "" {
+			v.signers[st.KeyID] = append(v.signers[st.KeyID], "run "+id)
 		}
 		if (len(v.rep.Problems) > before || v.indexBad[id]) && st.State == RunVerified {
 			st.State = RunInvalid
 		}
 		v.rep.Runs = append(v.rep.Runs, st)
 	}
+	v.held()
+	if len(v.signers) > 1 {
+		var parts []string
+		for _, id := range sortedKeys(v.signers) {
+			what := v.signers[id]
+			more := ""
+			if len(what) > 3 {
+				what, more = what[:3], fmt.Sprintf(" and %d more", len(v.signers[id])-3)
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s%s)", short(id), strings.Join(what, ", "), more))
+		}
+		v.problem(Problem{Kind: ProblemKey, Message: fmt.Sprintf("signed by %d different keys, where an archive has one bench key: %s; a key rotated starts a new archive", len(v.signers), strings.Join(parts, "; "))})
+	}
+}
+
+func sortedKeys(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // checkSealLine compares what the index's "sealed" line says of a run (the
@@ -329,6 +423,7 @@ func (v *verifier) checkIndexLink(id string, rec *Record, ir indexRun) {
 // swapped lines at each of them.
 func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 	runs := map[string]*indexRun{}
+	v.indexBad = map[string]bool{}
 	b, err := os.ReadFile(filepath.Join(dir, IndexFile))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -336,11 +431,11 @@ func (v *verifier) index(dir string) (map[string]*indexRun, bool) {
 		}
 		return runs, false
 	}
+	v.tree, v.lines = treeOf(b)
 	lines := bytes.Split(b, []byte{'\n'})
 	torn := lines[len(lines)-1]
 	lines = lines[:len(lines)-1] // what follows the last newline
 	prevHash, prevSeq, prevRun := "", 0, ""
-	v.indexBad = map[string]bool{}
 	bad := func(line int, run, format string, a ...any) {
 		v.problem(Problem{Kind: ProblemIndex, File: IndexFile, Line: line, Run: run, Message: fmt.Sprintf(format, a...)})
 		if run != "" {
@@ -533,7 +628,7 @@ func (v *verifier) run(dir, id, relDir string, sealLine int) (RunStatus, *Record
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
 			switch e.Name() {
-			case RecordFile, EnvelopeFile, EvidenceDir:
+			case RecordFile, EnvelopeFile, EvidenceDir, InclusionFile:
 			case IncompleteFile:
 				if sealLine == 0 {
 					bad(ProblemExtra, e.Name(), "unexpected file in a sealed run folder")

@@ -18,26 +18,24 @@
 //
 // # What a report trusts
 //
-// Signatures are not checked here; that is `bench verify`, and every format
-// says so (NotVerified). But a record edited after sealing must not read as
-// a result: each record is compared with the "sealed" line the archive's
-// index holds for its run (the SHA-256 of record.json and record.dsse.json,
-// the verdict and the fixture), and a sealed record must have its
-// signature file. A record that differs, that the index never sealed, or
-// whose signature is gone is StateTampered: none of its verdicts are shown,
-// and the notices say what differs. The index decides whether a run was
-// sealed, whatever INCOMPLETE marker its folder holds, so a marker can hide
-// neither a verdict nor an edit. Every record is also compared with the
-// SHA-256 the statement in its record.dsse.json names for record.json (no
-// key is needed to compare a digest; it is what cosign checks of an
-// attestation's subject): a record that differs is StateTampered, with or
-// without the archive around it. A run folder read without its archive
-// (ARCHIVE/runs/RUN_ID) has no index to be compared with, and says so; when
-// its envelope names no digest either, nothing vouches for the record and
-// the run is StateUnchecked: what it says is shown, but only a FAIL in it
-// is stated as a verdict, and JUnit has an error of type UNCHECKED. None of
-// this replaces `bench verify`: neither the index nor the envelope's
-// signature is checked here.
+// Load checks the archive with results.Verify, the one check `bench verify`
+// makes (signatures against the keys given to Load, evidence digests, the
+// index, its checkpoint, the inclusion proofs), and takes each run's state
+// from it: a run whose record, signature, index lines or inclusion proof are
+// wrong is StateTampered (none of its verdicts shown), one whose record is
+// lost StateUnreadable, one cut off StateIncomplete. Its outcome is the
+// first statement of every format (Source.Status): an archive that does not
+// verify says so first (the text's first line, the HTML page's banner, the
+// JSON summary's verified and verification, a JUnit <error> of type VERIFY
+// before any other testcase) and states no PASS anywhere: Run.Verdict and
+// Run.CaseVerdict state a PASS or NOT_APPLICABLE only of a run that is
+// sealed in an archive that verifies (a FAIL is always stated: a problem
+// found stays found). The same holds for a record written and never sealed:
+// its PASS cases are counted nowhere as passes. Without a trusted key the
+// report says nothing in it is verified, and JUnit has an <error> of type
+// UNVERIFIED. Incomplete runs are allowed in this check (each is marked,
+// and JUnit has an error for it). Every report prints the archive's signed
+// checkpoint. Runs are listed failures first (Run.Rank), then by ID.
 //
 // # Excerpts and timelines
 //
@@ -51,9 +49,17 @@
 // spelt out. On top of that each format escapes for itself: html/template
 // for the page (which also forbids scripts with its Content-Security-Policy),
 // encoding/xml for JUnit. The HTML timeline is inline SVG built here: a lane
-// per power switch, a lane per console, a lane of cases by verdict.
+// per power switch, a lane per console, a lane of cases by verdict; the
+// lane-name column is as wide as the longest name needs.
 //
 // # Verdicts in JUnit
+//
+// The output validates against the JUnit schema Jenkins documents
+// (testdata/jenkins-junit.xsd): no <properties> inside a <testcase> (a
+// case's references are properties of its testsuite, named "CASE DOC",
+// and lines of its system-out), <skipped> holds its message as text, and
+// the classname is FIXTURE.RUN_ID.SUITE, so Jenkins, which names cases by
+// classname and name, never lists two as duplicates.
 //
 // JUnit knows pass, failure, error and skipped. FAIL is a failure, ERROR an
 // error, INCONCLUSIVE an error of type INCONCLUSIVE (the bench could not

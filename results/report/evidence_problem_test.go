@@ -23,7 +23,7 @@ func TestJUnitEvidenceProblem(t *testing.T) {
 		name   string
 		damage func(t *testing.T, run *results.Run)
 		notice string // "" for a run with its evidence intact
-		errors int    // JUnit's count
+		errors int    // JUnit's count (the archive's verification error, when changed evidence keeps it from verifying, is one)
 	}{
 		{"intact", func(*testing.T, *results.Run) {}, "", 0},
 		{"changed", func(t *testing.T, run *results.Run) {
@@ -31,12 +31,12 @@ func TestJUnitEvidenceProblem(t *testing.T) {
 			if err := os.WriteFile(p, []byte(strings.Replace(line, "login", "logon", 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "evidence/console-cam-1.jsonl changed after the run (its SHA-256 differs from the record's)", 1},
+		}, "evidence/console-cam-1.jsonl changed after the run (console-transcript evidence SHA-256 ", 2},
 		{"missing", func(t *testing.T, run *results.Run) {
 			if err := os.Remove(filepath.Join(run.Dir(), "evidence", "console-cam-1.jsonl")); err != nil {
 				t.Fatal(err)
 			}
-		}, "evidence/console-cam-1.jsonl cannot be read", 1},
+		}, "evidence/console-cam-1.jsonl cannot be read", 2},
 		{"incomplete", nil, "evidence/console-cam-1.jsonl is incomplete: serial port lost", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

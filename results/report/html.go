@@ -21,8 +21,12 @@ import (
 // visible (see Line) first. The timelines are built as SVG by this package,
 // escaping every text they hold.
 func WriteHTML(w io.Writer, rep *Source) error {
-	page := htmlPage{Source: rep.Dir, Archive: rep.Kind == KindArchive, Notices: rep.Notices, NotVerified: sentenceCase(NotVerified(rep.Dir)) + ".",
+	page := htmlPage{Source: rep.Dir, Archive: rep.Kind == KindArchive, Notices: rep.Notices, Status: rep.Status() + ".",
+		Intact: rep.Intact(), Trusted: rep.Trusted(), Checkpoint: rep.CheckpointLine(),
 		Generated: time.Now().UTC().Format("2006-01-02 15:04 MST"), CSS: template.CSS(pageCSS)}
+	for _, p := range rep.Verification.Problems {
+		page.Problems = append(page.Problems, clean(p.String(), false))
+	}
 	page.Title = "Security test report"
 	if page.Archive {
 		tot := totals(rep)
@@ -45,7 +49,9 @@ func WriteHTML(w io.Writer, rep *Source) error {
 
 type htmlPage struct {
 	Title, Source, Generated string
-	NotVerified              string
+	Status, Checkpoint       string
+	Intact, Trusted          bool
+	Problems                 []string
 	Archive                  bool
 	RunCounts                string
 	CaseCounts               []chip
@@ -64,7 +70,7 @@ type htmlRun struct {
 	Anchor, ID, Word, Class, Headline    string
 	Model, Serial, Firmware, FirmwareSHA string
 	Fixture, Bench, When, Took, Clock    string
-	Declaration                          string
+	Declaration, Software                string
 	Reason                               string
 	Counts                               []chip
 	Problems                             []htmlSentence
@@ -98,7 +104,7 @@ func htmlRunOf(run *Run) htmlRun {
 	defer run.release()
 	switch {
 	case run.State == StateSealed:
-		hr.Class = "v-" + string(run.Record.Verdict)
+		hr.Class = vclass(run.Verdict())
 	case run.State == StateTampered:
 		hr.Class = "v-TAMPERED"
 	case run.Verdict() == results.Fail:
@@ -125,16 +131,17 @@ func htmlRunOf(run *Run) htmlRun {
 	hr.Model, hr.Serial, hr.Firmware, hr.FirmwareSHA = clean(rec.Device.Model, false), clean(rec.Device.Serial, false),
 		clean(rec.Device.Firmware.Version, false), rec.Device.Firmware.SHA256
 	hr.Declaration = clean(rec.Declarations.Name, false)
+	hr.Software = clean(benchSoftware(rec.Bench), false)
 	hr.Reason = clean(rec.Reason, true)
 	hr.When = rec.Started.UTC().Format("2006-01-02 15:04 MST")
 	hr.Took = humanDuration(rec.Finished.Sub(rec.Started))
 	if !rec.Clock.Synchronized {
 		hr.Clock = "The bench clock was not synchronised, so these times may be wrong (" + clean(rec.Clock.Detail, false) + ")."
 	}
-	hr.Counts = chips(counts(rec.Cases))
+	hr.Counts = chips(statedCounts(run))
 	for i, c := range casesBySeverity(rec.Cases) {
 		hc := htmlCase{Anchor: fmt.Sprintf("%s-case-%d", hr.Anchor, i), ID: clean(c.ID, false), Suite: clean(c.Suite, false),
-			Title: clean(c.Title, false), Word: verdictWord(c.Verdict), Class: "v-" + string(c.Verdict),
+			Title: clean(c.Title, false), Word: verdictWord(run.CaseVerdict(c)), Class: vclass(run.CaseVerdict(c)),
 			Reason: clean(c.Reason, true), Refs: cleanRefs(c.References),
 			Open: c.Verdict != results.Pass && c.Verdict != results.NotApplicable}
 		if c.Timing.DurationNs > 0 {
@@ -205,10 +212,18 @@ func chips(m map[results.Verdict]int) []chip {
 	var out []chip
 	for _, v := range displayVerdicts {
 		if m[v] > 0 {
-			out = append(out, chip{Word: verdictWord(v), Class: "v-" + string(v), N: m[v]})
+			out = append(out, chip{Word: verdictWord(v), Class: vclass(v), N: m[v]})
 		}
 	}
 	return out
+}
+
+// vclass is the CSS class of a verdict's colour; "" (not stated) is grey.
+func vclass(v results.Verdict) string {
+	if v == "" {
+		return "v-UNSTATED"
+	}
+	return "v-" + string(v)
 }
 
 // pageCSS is built from verdictColour so the page and its timelines agree.
@@ -216,7 +231,7 @@ var pageCSS = func() string {
 	var b strings.Builder
 	b.WriteString(baseCSS)
 	for v, c := range verdictColour {
-		fmt.Fprintf(&b, ".v-%s{--vc:%s}\n", v, c)
+		fmt.Fprintf(&b, ".%s{--vc:%s}\n", vclass(v), c)
 	}
 	b.WriteString(".v-INCOMPLETE{--vc:#37474f}\n")
 	b.WriteString(".v-TAMPERED{--vc:#6a1b9a}\n")
@@ -237,7 +252,7 @@ section.archive{padding:16px}
 .banner{background:var(--vc);color:#fff;padding:18px 20px;display:flex;align-items:center;gap:24px;flex-wrap:wrap}
 .banner .word{font-size:46px;font-weight:800;letter-spacing:.02em;line-height:1}
 .banner .headline{font-size:19px;font-weight:500;flex:1;min-width:280px}
-.device{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:4px 24px;margin:16px 0 8px}
+.device{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:4px 24px;margin:16px 0 8px}
 .device div{padding:4px 0;border-bottom:1px solid #eee}
 .device .k{display:block;color:#666;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .device .val{font-size:17px;font-weight:600;word-break:break-all}
@@ -253,6 +268,10 @@ ul.sentences li{border-left:6px solid var(--vc);background:#fafafa;padding:8px 1
 ul.sentences .refs{display:block;color:#555;font-size:13px}
 .notice{background:#fff4e5;border-left:6px solid #e65100;padding:8px 12px;margin:8px 0}
 .warn{color:#8a4b00}
+.ok{color:#1e7e34}
+section.alarm{background:#b71c1c;color:#fff;border-radius:10px;padding:14px 20px;margin:8px 0 20px;overflow-wrap:anywhere}
+section.alarm h1{font-size:22px;margin:0 0 6px}
+section.alarm ul{margin:0;padding-left:20px;font-size:14px}
 svg.timeline{width:100%;height:auto;display:block;background:#fff;border:1px solid #e5e7eb;border-radius:6px;margin:8px 0}
 article.case{border:1px solid #e5e7eb;border-left:8px solid var(--vc);border-radius:6px;padding:12px 16px;margin:12px 0}
 article.case .id{color:#666;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;margin-left:6px}
@@ -263,7 +282,7 @@ table.refs th{color:#555;font-weight:500;white-space:nowrap}
 table.runs{width:100%}
 table.runs th,table.runs td{padding:6px 8px;border-bottom:1px solid #e5e7eb;text-align:left;font-size:14px}
 table.runs th{background:#f3f4f6}
-td.nw{white-space:nowrap}
+.nw{white-space:nowrap}
 details{margin:8px 0}
 summary{cursor:pointer;font-weight:600}
 .excerpt{background:#0f172a;color:#e2e8f0;border-radius:6px;padding:8px 10px;font:12.5px/1.45 ui-monospace,Menlo,Consolas,monospace;overflow-x:auto;margin:6px 0}
@@ -289,7 +308,13 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 </head>
 <body>
 <main>
-<header class="doc">certbench security test report · {{.Source}} · generated {{.Generated}}<br><span class="warn">{{.NotVerified}}</span></header>
+{{- if not .Intact}}
+<section class="alarm" role="alert"><h1>{{.Status}}</h1>
+<ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul></section>
+{{- end}}
+<header class="doc">certbench security test report · {{.Source}} · generated {{.Generated}}
+{{- if .Intact}}<br><span class="{{if .Trusted}}ok{{else}}warn{{end}}">{{.Status}}</span>{{end}}
+{{- if .Checkpoint}}<br><span class="muted">{{.Checkpoint}}</span>{{end}}</header>
 {{- if .Archive}}
 <section class="archive">
 <h1>{{len .Runs}} runs{{if .RunCounts}}: {{.RunCounts}}{{end}}</h1>
@@ -313,10 +338,11 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 <div><span class="k">Device</span><span class="val">{{.Model}}</span></div>
 <div><span class="k">Serial number</span><span class="val">{{or .Serial "—"}}</span></div>
 <div><span class="k">Firmware</span><span class="val">{{or .Firmware "—"}}</span></div>
-<div><span class="k">Tested</span><span class="val">{{or .When "—"}}</span>{{if .Took}}<span class="muted"> · took {{.Took}}</span>{{end}}</div>
+<div><span class="k">Tested</span><span class="val nw">{{or .When "—"}}</span>{{if .Took}} <span class="muted nw">· took {{.Took}}</span>{{end}}</div>
 </div>
 <p class="trace">Run {{.ID}} · bench {{or .Bench "—"}}, fixture {{or .Fixture "—"}}
 {{- if .Declaration}} · declarations {{.Declaration}}{{end}}
+{{- if .Software}} · {{.Software}}{{end}}
 {{- if .FirmwareSHA}} · firmware SHA-256 <code>{{.FirmwareSHA}}</code>{{end}}
 {{- if .Clock}}<br><span class="warn">{{.Clock}}</span>{{end}}</p>
 {{- if .Counts}}<div class="chips">{{range .Counts}}<span class="chip {{.Class}}"><b>{{.N}}</b>{{.Word}}</span>{{end}}</div>{{end}}

@@ -34,17 +34,18 @@ import (
 // <error>: its NOT_RUN cases alone are only <skipped>, which CI counts as
 // green (a case that is already an error is not counted twice). A run that
 // is all NOT_APPLICABLE exits 0 and stays green.
-// Each testsuite's properties say that signatures were not verified (a
-// report does not check them; `bench verify` does); a run whose record is
-// not the one the archive sealed or its envelope names (StateTampered) is
-// an <error> testcase of type TAMPERED, and one that nothing vouches for
-// (StateUnchecked) keeps its cases and gains an <error> testcase of type
-// UNCHECKED. A sealed run any of whose evidence files changed after the
-// run, is missing, unreadable or marked incomplete gains an <error> testcase
-// of type EVIDENCE carrying the notices: `bench verify` fails it, so CI must
-// not go green on it. References are <property> elements of each testcase (name "EN 303 645"
-// etc., one per ID) and are repeated in <system-out> for tools that ignore
-// testcase properties.
+// An archive that does not verify, or was not verified against a trusted
+// key, gets a first testsuite "verification" with one <error> (type VERIFY,
+// listing every problem, or UNVERIFIED), and each testsuite's "signatures"
+// property says the same (Source.Status); a PASS that is not stated
+// (Run.CaseVerdict) is <skipped>, never a pass. A run whose record is not
+// the one the bench signed and sealed (StateTampered) is an <error>
+// testcase of type TAMPERED. A sealed run any of whose evidence files
+// changed after the run, is missing, unreadable or marked incomplete gains
+// an <error> testcase of type EVIDENCE carrying the notices. References are
+// <property> elements of the case's testsuite (name "CASE_ID EN 303 645"
+// etc., one per ID) and lines of its <system-out>: Jenkins' schema allows no
+// properties in a testcase. The classname is FIXTURE.RUN_ID.SUITE.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -52,9 +53,9 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr,omitempty"`
 	Suites   []junitSuite `xml:"testsuite"`
+	skipped  int          // (Jenkins' schema has no skipped count on testsuites)
 }
 
 type junitSuite struct {
@@ -78,16 +79,20 @@ type junitProperty struct {
 	Value string `xml:"value,attr"`
 }
 
+// junitCase is a <testcase>; its children in the order Jenkins' schema
+// has them (skipped, error, failure, system-out). Jenkins' schema allows no
+// <properties> here: a case's references are properties of its testsuite
+// and lines of its system-out.
 type junitCase struct {
-	Name       string          `xml:"name,attr"`
-	Classname  string          `xml:"classname,attr"`
-	Time       string          `xml:"time,attr"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Failure    *junitProblem   `xml:"failure,omitempty"`
-	Error      *junitProblem   `xml:"error,omitempty"`
-	Skipped    *junitSkipped   `xml:"skipped,omitempty"`
-	SystemOut  *junitText      `xml:"system-out,omitempty"`
-	ns         int64
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+	refs      []junitProperty
+	ns        int64
 }
 
 type junitProblem struct {
@@ -100,22 +105,46 @@ type junitText struct {
 	Text string `xml:",cdata"`
 }
 
+// junitSkipped is <skipped>: text only in Jenkins' schema (xs:string), so
+// the message is its content.
 type junitSkipped struct {
-	Message string `xml:"message,attr"`
+	Message string `xml:",chardata"`
 }
 
 // WriteJUnit writes rep as JUnit XML.
 func WriteJUnit(w io.Writer, rep *Source) error {
 	doc := junitSuites{Name: "certbench " + rep.Dir}
 	var total time.Duration
+	add := func(s junitSuite) {
+		s.ID = len(doc.Suites)
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Errors += s.Errors
+		doc.skipped += s.Skipped
+		doc.Suites = append(doc.Suites, s)
+	}
+	// First, whether the archive verifies: an error CI cannot miss.
+	if !rep.Intact() || !rep.Trusted() {
+		s := junitSuite{Name: "verification", Package: "certbench", Properties: []junitProperty{{"signatures", x(rep.Status())}}}
+		var body strings.Builder
+		for _, p := range rep.Verification.Problems {
+			fmt.Fprintf(&body, "%s\n", x(p.String()))
+		}
+		typ := "VERIFY"
+		if rep.Intact() {
+			typ = "UNVERIFIED"
+			body.WriteString(x(results.NoTrustedKey) + "\n")
+		}
+		s.add(junitCase{Name: "archive " + x(rep.Dir), Classname: "certbench.verification", Time: "0",
+			Error: &junitProblem{Message: x(rep.Status()), Type: typ, Body: body.String()}})
+		add(s)
+	}
 	for _, run := range rep.Runs {
-		for _, s := range junitRun(run, NotVerified(rep.Dir)) {
-			s.ID = len(doc.Suites)
-			doc.Tests += s.Tests
-			doc.Failures += s.Failures
-			doc.Errors += s.Errors
-			doc.Skipped += s.Skipped
-			doc.Suites = append(doc.Suites, s)
+		for _, s := range junitRun(run, rep.Status()) {
+			if c := rep.CheckpointLine(); c != "" {
+				s.Properties = append(s.Properties, junitProperty{"checkpoint", x(c)})
+			}
+			add(s)
 		}
 		if rec := run.Record; rec != nil {
 			total += rec.Finished.Sub(rec.Started)
@@ -136,10 +165,10 @@ func WriteJUnit(w io.Writer, rep *Source) error {
 	return nil
 }
 
-func junitRun(run *Run, notVerified string) []junitSuite {
+func junitRun(run *Run, status string) []junitSuite {
 	defer run.release()
 	rec := run.Record
-	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}, {"signatures", x(notVerified)}}
+	props := []junitProperty{{"run_id", run.ID}, {"run_state", string(run.State)}, {"signatures", x(status)}}
 	add := func(name, value string) {
 		if value != "" {
 			props = append(props, junitProperty{name, x(value)})
@@ -155,6 +184,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		add("firmware.sha256", rec.Device.Firmware.SHA256)
 		add("declarations.sha256", rec.Declarations.SHA256)
 		add("bench.software", rec.Bench.Software)
+		add("bench.revision", rec.Bench.Revision)
 		add("bench.key_id", rec.Bench.KeyID)
 		if !rec.Clock.Synchronized {
 			add("clock", "not synchronised: "+rec.Clock.Detail)
@@ -174,9 +204,11 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 				k = len(suites)
 				bySuite[c.Suite] = k
 				suites = append(suites, junitSuite{Name: suiteName(run, c.Suite), Package: x(c.Suite),
-					Hostname: x(rec.Bench.Host), Timestamp: stamp, Properties: props})
+					Hostname: x(rec.Bench.Host), Timestamp: stamp, Properties: append([]junitProperty(nil), props...)})
 			}
-			suites[k].add(junitCaseOf(run, c))
+			jc := junitCaseOf(run, c)
+			suites[k].Properties = append(suites[k].Properties, jc.refs...)
+			suites[k].add(jc)
 		}
 	}
 	if run.State == StateSealed && results.ExitCode(rec.Verdict) == 3 && !shownNotGreen(rec.Cases) {
@@ -186,6 +218,9 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		// would only count the same problem twice.
 		s := junitSuite{Name: suiteName(run, "run"), Package: "run", Timestamp: stamp, Properties: props}
 		why := "it did not complete"
+		if rec.Abandoned != nil {
+			why = "it was cut off and closed as abandoned: " + rec.Abandoned.Reason
+		}
 		switch rec.Verdict {
 		case results.Error:
 			why = "a fault on the test bench kept it from deciding"
@@ -202,7 +237,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		if len(rec.Cases) == 0 {
 			body.WriteString("The run has no cases: nothing was tested.\n")
 		}
-		s.add(junitCase{Name: x("run " + run.ID + ": " + string(rec.Verdict)), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": " + string(rec.Verdict)), Classname: classname(run, "run"), Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: string(rec.Verdict), Body: body.String()}})
 		suites = append(suites, s)
 	}
@@ -213,7 +248,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		// these notices too.)
 		s := junitSuite{Name: suiteName(run, "evidence"), Package: "run", Timestamp: stamp, Properties: props}
 		msg := fmt.Sprintf("run %s: its evidence is not as recorded (changed, missing, unreadable or incomplete), so its verdicts cannot be shown resting on it; run bench verify", run.ID)
-		s.add(junitCase{Name: x("run " + run.ID + ": evidence"), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": evidence"), Classname: classname(run, "run"), Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: "EVIDENCE", Body: x(strings.Join(problems, "\n"))}})
 		suites = append(suites, s)
 	}
@@ -225,7 +260,7 @@ func junitRun(run *Run, notVerified string) []junitSuite {
 		if rec == nil {
 			body += "\n" + excerptsText(LastLines(run))
 		}
-		s.add(junitCase{Name: x("run " + run.ID + ": " + string(run.State)), Classname: "run", Time: "0",
+		s.add(junitCase{Name: x("run " + run.ID + ": " + string(run.State)), Classname: classname(run, "run"), Time: "0",
 			Error: &junitProblem{Message: x(msg), Type: strings.ToUpper(string(run.State)), Body: body}})
 		suites = append(suites, s)
 	}
@@ -242,6 +277,13 @@ func shownNotGreen(cs []results.Case) bool {
 		}
 	}
 	return false
+}
+
+// classname puts fixture and run before the suite, so that Jenkins, which
+// groups and names cases by classname and name, tells apart one case run
+// on several fixtures or several times: "cam-1.20261124T235000Z-cam-1-0a1b2c.credentials".
+func classname(run *Run, suite string) string {
+	return x(orDash(run.Fixture) + "." + run.ID + "." + suite)
 }
 
 // suiteName is unique across an archive, where one suite runs on many
@@ -266,19 +308,30 @@ func (s *junitSuite) add(c junitCase) {
 }
 
 func junitCaseOf(run *Run, c *results.Case) junitCase {
-	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: x(c.Suite), Time: seconds(c.Timing.DurationNs), ns: c.Timing.DurationNs}
+	jc := junitCase{Name: x(c.ID + ": " + c.Title), Classname: classname(run, c.Suite), Time: seconds(c.Timing.DurationNs), ns: c.Timing.DurationNs}
 	for _, g := range referenceGroups(c.References) {
 		for _, id := range g.IDs {
-			jc.Properties = append(jc.Properties, junitProperty{g.Doc, x(id)})
+			jc.refs = append(jc.refs, junitProperty{x(c.ID + " " + g.Doc), x(id)})
 		}
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "Verdict: %s\nReferences: %s\n", c.Verdict, x(referenceLine(c.References)))
+	if v := run.CaseVerdict(c); v == "" {
+		fmt.Fprintf(&out, "Verdict: not stated (recorded %s)\n", c.Verdict)
+	} else {
+		fmt.Fprintf(&out, "Verdict: %s\n", v)
+	}
+	fmt.Fprintf(&out, "References: %s\n", x(referenceLine(c.References)))
 	for _, ref := range c.Evidence {
 		fmt.Fprintf(&out, "Evidence: %s/%s\n", x(run.ID), x(ref.Path))
 	}
 	reason := x(c.Reason)
-	switch c.Verdict {
+	switch run.CaseVerdict(c) {
+	case "":
+		why := "its run was not sealed"
+		if run.State == StateSealed {
+			why = "the archive does not verify"
+		}
+		jc.Skipped = &junitSkipped{Message: fmt.Sprintf("not stated: recorded %s, but %s, so it is no pass", c.Verdict, why)}
 	case results.Fail:
 		jc.Failure = &junitProblem{Message: reason, Type: "FAIL", Body: x(sentence(c)) + "\n" + excerptText(run, c)}
 	case results.Error:

@@ -2,8 +2,7 @@ package report
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,11 +25,56 @@ type Source struct {
 	Dir string
 	// Kind is KindArchive or KindRun.
 	Kind string
-	// Runs are in the order of their IDs, which is the order they began.
+	// Runs are failures first, then by how far from a pass they are
+	// (Rank), and in the order of their IDs (the order they began) within
+	// one rank: a green run never comes before a red one.
 	Runs []*Run
 	// Notices are about the archive as a whole (an unreadable index, a run
 	// the index names whose folder is gone is a Run with StateMissing).
 	Notices []string
+	// Verification is what results.Verify found, the same check as `bench
+	// verify` (with incomplete runs allowed: the report marks them). Unless
+	// it is Intact, no run of the report states a PASS; unless it is
+	// Trusted (Load was given the bench key), nothing is shown as verified.
+	Verification *results.Report
+}
+
+// Intact reports whether the archive verifies (whatever keys).
+func (s *Source) Intact() bool { return s.Verification.Intact() }
+
+// Trusted reports whether signatures were checked against keys given to
+// Load, rather than the archive's own copy.
+func (s *Source) Trusted() bool { return s.Verification.Trusted }
+
+// Status is the report's first statement, in every format: whether the
+// archive verifies, and against what.
+func (s *Source) Status() string {
+	v := s.Verification
+	switch {
+	case !v.Intact():
+		return fmt.Sprintf("DOES NOT VERIFY: %d problem(s) (the same `bench verify %s` finds); no result in this report is stated as passed", len(v.Problems), s.Dir)
+	case !v.Trusted:
+		return "NOT VERIFIED: no trusted key was given (--key bench.pub or -c BENCH.yaml); signatures were checked only against the archive's own keys/, which a forger would have replaced, so no result here is verified"
+	}
+	keys := make([]string, len(v.Keys))
+	for i, k := range v.Keys {
+		keys[i] = short(k)
+	}
+	if v.Mode == "run" {
+		return fmt.Sprintf("Verified: the signature (key %s), every evidence file and the inclusion proof, as `bench verify` checks them (this run's folder alone: verify the archive for its index)", strings.Join(keys, ", "))
+	}
+	return fmt.Sprintf("Verified: every signature (key %s), evidence file and index line and the checkpoint, as `bench verify` checks them", strings.Join(keys, ", "))
+}
+
+// CheckpointLine says which signed checkpoint the archive is at, for the
+// lab to hand its customer; "" when it has none.
+func (s *Source) CheckpointLine() string {
+	c := s.Verification.Checkpoint
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("Checkpoint: %s, %d index lines, root %s (signed by key %s; `bench verify --checkpoint %s` shows a later copy of the archive extends it)",
+		c.Origin, c.Size, c.Root, short(c.KeyID), results.CheckpointFile)
 }
 
 // What Load was given.
@@ -40,49 +84,32 @@ const (
 )
 
 // State is how complete a run is on disk, and whether its record is the one
-// the archive sealed. It is not about signatures: a report does not check
-// them (`bench verify` does), and says so in every format (NotVerified).
+// the bench signed and sealed, as results.Verify decided.
 type State string
 
 // Run states.
 const (
-	// StateSealed: record.json was written and the run's INCOMPLETE marker
-	// removed; the run went through to its end.
+	// StateSealed: the run was sealed and its record is the one the bench
+	// signed (its evidence may still have problems, named in its notices;
+	// and unless the whole archive verifies, no PASS of it is stated).
 	StateSealed State = "sealed"
-	// StateIncomplete: the INCOMPLETE marker is still there: the bench
-	// stopped (crash, power loss, kill) before the run was sealed. Record is
-	// set only when sealing itself was cut off after record.json was written.
+	// StateIncomplete: the INCOMPLETE marker is still there and the index
+	// has no "sealed" line: the bench stopped (crash, power loss, kill)
+	// before the run was sealed. Record is set only when sealing itself was
+	// cut off after record.json was written.
 	StateIncomplete State = "incomplete"
-	// StateUnreadable: no INCOMPLETE marker, but record.json is missing or
-	// is not a valid record. Nothing of it is shown as a verdict.
+	// StateUnreadable: record.json is missing or is not a valid record.
+	// Nothing of it is shown as a verdict.
 	StateUnreadable State = "unreadable"
 	// StateMissing: the archive's index names the run but its folder is gone.
 	StateMissing State = "missing"
 	// StateTampered: record.json is a valid record, but not the one the
-	// archive sealed: its SHA-256, verdict or fixture differ from the
-	// index's "sealed" line, the index has no such line for a record
-	// without an INCOMPLETE marker (or has two), or its signature
-	// (record.dsse.json) is gone or differs. The record or the index was
-	// changed after sealing; Record is nil and none of its verdicts are
-	// shown. The notices say what differs.
+	// bench signed and sealed: its signature does not verify, it differs
+	// from the digest its statement or the index's "sealed" line names,
+	// its index lines or inclusion proof are wrong. Record is nil and none
+	// of its verdicts are shown; the notices say what differs.
 	StateTampered State = "tampered"
-	// StateUnchecked: record.json is a valid record that claims to be
-	// sealed, but nothing at hand vouches for it: there is no index to
-	// compare it with (a run folder read without its archive, or an
-	// archive whose index is gone), and its signature file's statement
-	// does not name a digest for it (the file is not a DSSE envelope, or
-	// names no record.json). Nothing shows it was changed either, so what
-	// it says is shown, but like an unsealed record it is no verdict: only
-	// a FAIL in it is stated (a problem found stays found).
-	StateUnchecked State = "unchecked"
 )
-
-// NotVerified is what every report says about signatures, in every format:
-// it reads the files as they are, and compares records only with the
-// archive's index, which is not signed either.
-func NotVerified(dir string) string {
-	return fmt.Sprintf("signatures are not verified by reports: run `bench verify %s` to check them", dir)
-}
 
 // Run is one run as the report shows it.
 type Run struct {
@@ -99,6 +126,10 @@ type Run struct {
 	Opened  time.Time
 	// Notices say what is wrong with the run as a whole.
 	Notices []string
+	// stated is whether the run's verdicts are results: its record is
+	// sealed and the archive verifies. Otherwise only FAIL is stated (a
+	// problem found stays found); see CaseVerdict.
+	stated bool
 	// Sealed is the index's "sealed" line for the run, when the report had
 	// the archive's index to read and it has one line sealing the run. It
 	// is not signed: for a StateTampered run it says what was sealed, or
@@ -112,6 +143,7 @@ type Run struct {
 	// run at a time.
 	files    []results.File
 	listed   bool
+	changed  map[string]string // evidence path → what results.Verify found changed
 	evidence []*Evidence
 	read     bool
 }
@@ -123,7 +155,7 @@ func (r *Run) Evidence() []*Evidence {
 		r.read = true
 		r.evidence = make([]*Evidence, 0, len(r.files))
 		for _, f := range r.files {
-			r.evidence = append(r.evidence, readEvidence(r.Dir, f, r.listed))
+			r.evidence = append(r.evidence, readEvidence(r.Dir, f, r.listed, r.changed[f.Path]))
 		}
 	}
 	return r.evidence
@@ -156,19 +188,62 @@ func (r *Run) EvidenceProblems() []string {
 	return out
 }
 
-// Verdict is the run's verdict as a report may state it: a sealed record's,
-// or FAIL from a record that was written but never sealed, or that nothing
-// vouches for (a problem found stays found). Otherwise it is "": an unsealed
-// or unchecked PASS is not a result, and a run without a valid record has no
-// verdict.
+// Verdict is the run's verdict as a report may state it: a sealed record's
+// in an archive that verifies (Stated), or FAIL from any record shown (one
+// written but never sealed, one in an archive that does not verify: a
+// problem found stays found). Otherwise it is "": such a PASS is not a
+// result, and a run without a valid record has no verdict.
 func (r *Run) Verdict() results.Verdict {
 	switch {
 	case r.Record == nil:
 		return ""
-	case r.State == StateSealed, r.Record.Verdict == results.Fail:
+	case r.stated, r.Record.Verdict == results.Fail:
 		return r.Record.Verdict
 	}
 	return ""
+}
+
+// Stated reports whether the run's verdicts are results: it is sealed and
+// the archive verifies.
+func (r *Run) Stated() bool { return r.stated }
+
+// CaseVerdict is a case's verdict as a report may state it: its own, except
+// that a PASS or NOT_APPLICABLE of a run whose results are not stated (not
+// sealed, or in an archive that does not verify) is "": no report counts it
+// as a pass.
+func (r *Run) CaseVerdict(c *results.Case) results.Verdict {
+	if !r.stated && (c.Verdict == results.Pass || c.Verdict == results.NotApplicable) {
+		return ""
+	}
+	return c.Verdict
+}
+
+// Rank orders runs for a reader, most in need of action first: 0 FAIL,
+// 1 a record that cannot be trusted or is lost, 2 ERROR, 3 INCONCLUSIVE,
+// 4 NOT_RUN or cut off, 5 a result not stated (not verified), 6 PASS,
+// 7 NOT_APPLICABLE.
+func (r *Run) Rank() int {
+	switch {
+	case r.Verdict() == results.Fail:
+		return 0
+	case r.State == StateTampered, r.State == StateUnreadable, r.State == StateMissing:
+		return 1
+	case r.Record == nil, r.State == StateIncomplete:
+		return 4
+	case !r.stated:
+		return 5
+	}
+	switch r.Record.Verdict {
+	case results.Error:
+		return 2
+	case results.Inconclusive:
+		return 3
+	case results.NotRun:
+		return 4
+	case results.Pass:
+		return 6
+	}
+	return 7
 }
 
 // EvidenceFile returns the evidence the report read at path ("evidence/x").
@@ -189,7 +264,12 @@ var ErrNotResults = errors.New("neither an archive nor a run folder")
 // dir cannot be read at all or holds no results; anything wrong inside (a
 // missing record, a malformed transcript line) becomes a notice in place, so
 // one bad file never hides the other runs' results.
-func Load(dir string) (*Source, error) {
+//
+// Load checks the archive with results.Verify, the check `bench verify`
+// makes, against keys (the bench's public key; none: the archive's own
+// keys/ copy, and the report says nothing is verified). The run states come
+// from that check, not from a second one.
+func Load(dir string, keys ...crypto.PublicKey) (*Source, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read results: %w", err)
@@ -198,21 +278,90 @@ func Load(dir string) (*Source, error) {
 		return nil, fmt.Errorf("read results in %s: not a folder; give an archive or a run folder: %w", dir, ErrNotResults)
 	}
 	rep := &Source{Dir: dir}
-	switch {
-	case exists(filepath.Join(dir, results.IndexFile)) || exists(filepath.Join(dir, results.RunsDir)):
-		rep.Kind = KindArchive
-		loadArchive(rep)
-	case exists(filepath.Join(dir, results.RecordFile)) || exists(filepath.Join(dir, results.IncompleteFile)):
-		rep.Kind = KindRun
-		rep.Runs = []*Run{loadRun(dir, filepath.Base(dir), archiveIndexOf(dir))}
-	default:
+	isArchive := exists(filepath.Join(dir, results.IndexFile)) || exists(filepath.Join(dir, results.RunsDir))
+	if !isArchive && !exists(filepath.Join(dir, results.RecordFile)) && !exists(filepath.Join(dir, results.IncompleteFile)) {
 		return nil, fmt.Errorf("read results in %s: no %s or %s/ (an archive), no %s or %s (a run folder): %w",
 			dir, results.IndexFile, results.RunsDir, results.RecordFile, results.IncompleteFile, ErrNotResults)
 	}
+	vr, err := results.Verify(dir, results.VerifyOptions{Keys: keys, AllowIncomplete: true})
+	if err != nil {
+		return nil, fmt.Errorf("read results in %s: %w", dir, err)
+	}
+	rep.Verification = vr
+	view := newView(vr)
+	if isArchive {
+		rep.Kind = KindArchive
+		loadArchive(rep, view)
+	} else {
+		rep.Kind = KindRun
+		id := filepath.Base(dir)
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			id = filepath.Base(real)
+		}
+		rep.Runs = []*Run{loadRun(dir, id, archiveIndexOf(dir), view)}
+	}
+	for _, run := range rep.Runs {
+		run.stated = run.State == StateSealed && vr.Intact()
+	}
+	sort.SliceStable(rep.Runs, func(i, j int) bool { return rep.Runs[i].Rank() < rep.Runs[j].Rank() })
 	return rep, nil
 }
 
-func loadArchive(rep *Source) {
+// view is a results.Report by run.
+type view struct {
+	status   map[string]results.RunStatus
+	problems map[string][]results.Problem
+}
+
+func newView(vr *results.Report) *view {
+	v := &view{status: map[string]results.RunStatus{}, problems: map[string][]results.Problem{}}
+	for _, st := range vr.Runs {
+		v.status[st.ID] = st
+	}
+	for _, p := range vr.Problems {
+		if p.Run != "" {
+			v.problems[p.Run] = append(v.problems[p.Run], p)
+		}
+	}
+	return v
+}
+
+// untrusted returns the problems that make a run's record not the one the
+// bench signed and sealed: anything about its signature, record, envelope,
+// index lines or checkpoint. Evidence problems and a stale marker leave the
+// record standing (the report shows the evidence problems in place).
+func untrusted(id string, ps []results.Problem) []results.Problem {
+	var out []results.Problem
+	for _, p := range ps {
+		switch p.Kind {
+		case results.ProblemStaleMarker, results.ProblemIncomplete, results.ProblemExtra:
+			continue
+		case results.ProblemDigest, results.ProblemSize, results.ProblemMissing:
+			if strings.HasPrefix(p.File, evidencePrefix(id)) || strings.HasPrefix(p.File, results.EvidenceDir+"/") {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func evidencePrefix(id string) string {
+	return results.RunsDir + "/" + id + "/" + results.EvidenceDir + "/"
+}
+
+// isEvidence says whether a problem's file (relative to an archive, or to
+// the run's folder) is one of run id's evidence files.
+func isEvidence(id, file string) bool {
+	return strings.HasPrefix(file, evidencePrefix(id)) || strings.HasPrefix(file, results.EvidenceDir+"/")
+}
+
+// evidencePath is file as the record lists it: "evidence/NAME".
+func evidencePath(id, file string) string {
+	return strings.TrimPrefix(file, results.RunsDir+"/"+id+"/")
+}
+
+func loadArchive(rep *Source, view *view) {
 	// The index is read to find runs whose folder is gone (a report must
 	// not let a lost result pass unnoticed) and to compare each record with
 	// what was sealed. Checking its chain is bench verify's job.
@@ -250,7 +399,7 @@ func loadArchive(rep *Source) {
 			rep.Runs = append(rep.Runs, run)
 			continue
 		}
-		run := loadRun(runDir, id, idx)
+		run := loadRun(runDir, id, idx, view)
 		if run.Fixture == "" {
 			run.Fixture = indexed[id].Fixture
 		}
@@ -262,7 +411,7 @@ func loadArchive(rep *Source) {
 // index of the archive around it, sealed (idx is nil for a run folder
 // without an archive). It never fails: what cannot be read is a notice on
 // the run or on one of its evidence files.
-func loadRun(dir, id string, idx *index) *Run {
+func loadRun(dir, id string, idx *index, view *view) *Run {
 	run := &Run{ID: id, Dir: dir}
 	marker, markerErr := os.ReadFile(filepath.Join(dir, results.IncompleteFile))
 	marked := markerErr == nil
@@ -297,68 +446,70 @@ func loadRun(dir, id string, idx *index) *Run {
 		run.Notices = append(run.Notices, fmt.Sprintf("%s cannot be read: %v", results.RecordFile, recErr))
 	}
 
-	// What the archive sealed. A record without a marker claims to be
-	// sealed; a record with one may be too (a crash after the sealed line,
-	// or a marker put there to hide a verdict): the index decides.
-	sealed, tampered, unchecked := checkSeal(run, idx, marked, recJSON, recErr)
-	if sealed != nil {
-		run.Sealed = &sealed.e
-		if sealed.e.Fixture != "" {
-			run.Fixture = sealed.e.Fixture
+	// What the archive's index sealed, for the reader (it is not signed);
+	// whether the record is that one, results.Verify decided.
+	if idx != nil && idx.ok {
+		if sl := idx.sealedLines(id, run.Record != nil && !marked); len(sl) == 1 {
+			run.Sealed = &sl[0].e
+			if sl[0].e.Fixture != "" {
+				run.Fixture = sl[0].e.Fixture
+			}
 		}
 	}
+	st, verified := view.status[id]
+	probs := view.problems[id]
+	var shown []string
+	run.changed = map[string]string{}
+	for _, p := range probs {
+		switch {
+		case p.Kind == results.ProblemIncomplete:
+		case (p.Kind == results.ProblemDigest || p.Kind == results.ProblemSize) && isEvidence(id, p.File):
+			// Its evidence file's own notice says so, in place.
+			run.changed[evidencePath(id, p.File)] = p.Message
+		case p.Kind == results.ProblemMissing && isEvidence(id, p.File):
+			// Its evidence file's notice says it cannot be read.
+		default:
+			shown = append(shown, "bench verify: "+p.String())
+		}
+	}
+	sealedAs := ""
+	if run.Sealed != nil {
+		sealedAs = fmt.Sprintf(" (its index sealed it with verdict %s)", run.Sealed.Verdict)
+	}
 	switch {
-	case len(tampered) > 0:
-		run.State, run.Record = StateTampered, nil
-		head := "this run's record cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown (run bench verify)"
-		if sealed != nil {
-			head = fmt.Sprintf("this run's record is not the one the archive sealed (%s line %d sealed it with verdict %s): the record or the index was changed after sealing, so none of its verdicts are shown (run bench verify)",
-				results.IndexFile, sealed.n, sealed.e.Verdict)
-		}
-		run.Notices = append(append([]string{head}, tampered...), run.Notices...)
-	case unchecked != "":
-		run.State = StateUnchecked
-		run.Notices = append([]string{unchecked}, run.Notices...)
-	case sealed != nil && run.Record == nil:
-		// Sealed, and the record is gone or broken: a lost result, even
-		// behind an INCOMPLETE marker.
+	case !verified:
 		run.State = StateUnreadable
-		what := "is missing"
-		if recErr == nil || !errors.Is(recErr, fs.ErrNotExist) {
-			what = "cannot be used"
-		}
-		run.Notices = append([]string{fmt.Sprintf("%s line %d sealed this run with verdict %s, but its %s %s: the run's results are lost",
-			results.IndexFile, sealed.n, sealed.e.Verdict, results.RecordFile, what)}, run.Notices...)
-	case sealed != nil:
-		run.State = StateSealed
-		if marked {
-			run.Notices = append(run.Notices, fmt.Sprintf("its %s marker is stale: %s line %d sealed the run (a crash after sealing, or the marker was put there later); bench verify checks the run in full",
-				results.IncompleteFile, results.IndexFile, sealed.n))
-		}
-	case marked && run.Record != nil:
+		run.Notices = append(run.Notices, "bench verify did not list this run")
+	case st.State == results.RunIncomplete && run.Record != nil:
 		run.State = StateIncomplete
 		run.Notices = append([]string{"the run went to its end, but sealing was cut off (crash, power loss or kill) after its record was written: the record is not signed"}, run.Notices...)
-	case marked:
+	case st.State == results.RunIncomplete:
 		run.State = StateIncomplete
 		opened := "at an unknown time"
 		if !run.Opened.IsZero() {
 			opened = run.Opened.UTC().Format(time.RFC3339)
 		}
-		run.Notices = append([]string{fmt.Sprintf("the run began %s and was cut off (crash, power loss or kill) before it had a record: no case has a verdict; the evidence written until then is shown", opened)}, run.Notices...)
-	case run.Record != nil:
+		run.Notices = append([]string{fmt.Sprintf("the run began %s and was cut off (crash, power loss or kill) before it had a record: no case has a verdict; the evidence written until then is shown; `bench archive close-abandoned` closes it", opened)}, run.Notices...)
+	case st.State == results.RunVerified:
 		run.State = StateSealed
-	default:
+	case run.Record == nil:
 		run.State = StateUnreadable
-		if errors.Is(recErr, fs.ErrNotExist) {
-			run.Notices = append(run.Notices, fmt.Sprintf("%s is missing: the run's results are lost", results.RecordFile))
+		what := "is missing"
+		if !errors.Is(recErr, fs.ErrNotExist) {
+			what = "cannot be used"
 		}
+		run.Notices = append([]string{fmt.Sprintf("its %s %s%s: the run's results are lost", results.RecordFile, what, sealedAs)}, run.Notices...)
+	case len(untrusted(id, probs)) > 0:
+		run.State, run.Record = StateTampered, nil
+		run.Notices = append([]string{fmt.Sprintf("this run's record is not the one the bench signed and sealed%s: the record, its signature or the index was changed, so none of its verdicts are shown", sealedAs)}, run.Notices...)
+	default:
+		// Its record is the one sealed; what is wrong is beside it (its
+		// evidence, a stale marker, an extra file), named below.
+		run.State = StateSealed
 	}
-	switch {
-	case run.State == StateUnchecked: // its notice says why
-	case idx == nil && run.Record != nil:
-		run.Notices = append(run.Notices, fmt.Sprintf("this run folder was read without the archive around it, so its record was compared only with the digest its %s names, not with what the archive's index sealed", results.EnvelopeFile))
-	case idx != nil && !idx.ok && run.Record != nil:
-		run.Notices = append(run.Notices, fmt.Sprintf("the archive's %s is missing or cannot be read, so this record was compared only with the digest its %s names, not with what was sealed", results.IndexFile, results.EnvelopeFile))
+	run.Notices = append(run.Notices, shown...)
+	if idx == nil && run.Record != nil {
+		run.Notices = append(run.Notices, "this run folder was read without the archive around it: it was checked against the checkpoint its inclusion proof carries, not against the archive's index")
 	}
 
 	if run.Record != nil {
@@ -381,113 +532,6 @@ func loadRun(dir, id string, idx *index) *Run {
 		run.files = append(run.files, results.File{Path: results.EvidenceDir + "/" + e.Name(), Kind: guessKind(e.Name())})
 	}
 	return run
-}
-
-// checkSeal compares the run folder's record.json and record.dsse.json with
-// what idx, the archive's index, sealed, and record.json with the digest
-// the statement in record.dsse.json names for it. It returns the index's
-// one "sealed" line for the run (nil if none), what differs (nothing: the
-// record is the one sealed, or there is nothing to compare with), and for
-// a record that claims to be sealed but that neither the index nor the
-// envelope vouches for, why not (StateUnchecked). This is no signature
-// check (the index and the envelope can be edited too; `bench verify`
-// checks the signature), but it is what keeps a record edited by hand, a
-// FAIL turned PASS, from reading as a result, with or without its archive.
-func checkSeal(run *Run, idx *index, marked bool, recJSON []byte, recErr error) (*sealLine, []string, string) {
-	rec := run.Record
-	envJSON, envErr := os.ReadFile(filepath.Join(run.Dir, results.EnvelopeFile))
-	var bad []string
-	envelopeGone := func() {
-		if errors.Is(envErr, fs.ErrNotExist) {
-			bad = append(bad, fmt.Sprintf("its signature %s is missing: nothing shows the record is the one the bench signed", results.EnvelopeFile))
-		} else if envErr != nil {
-			bad = append(bad, fmt.Sprintf("its signature %s cannot be read: %v", results.EnvelopeFile, envErr))
-		}
-	}
-	// What the envelope says of the record, as cosign checks an
-	// attestation's subject: no key is needed to compare a digest.
-	envVouches, envCannot := false, ""
-	if rec != nil && envErr == nil {
-		digest, why := recordDigest(envJSON)
-		switch got := sha256Hex(recJSON); {
-		case why != "":
-			envCannot = why
-		case digest != got:
-			bad = append(bad, fmt.Sprintf("%s has SHA-256 %s, but the statement in its signature %s names %s: the record was changed after it was signed",
-				results.RecordFile, short(got), results.EnvelopeFile, short(digest)))
-		default:
-			envVouches = true
-		}
-	}
-	if idx == nil || !idx.ok {
-		// No index to compare with; a record that claims to be sealed must
-		// still have its signature, and the signature must name it.
-		if rec == nil || marked {
-			return nil, bad, ""
-		}
-		envelopeGone()
-		if len(bad) > 0 || envVouches {
-			return nil, bad, ""
-		}
-		without := "this run folder was read without the archive around it"
-		if idx != nil {
-			without = fmt.Sprintf("the archive's %s is missing or cannot be read", results.IndexFile)
-		}
-		return nil, nil, fmt.Sprintf("nothing vouches for this record: %s, and its signature %s %s; what it says is shown, but it is no verdict (run bench verify)",
-			without, results.EnvelopeFile, envCannot)
-	}
-	lines := idx.sealedLines(run.ID, rec != nil && !marked)
-	switch {
-	case len(lines) > 1:
-		return nil, append([]string{fmt.Sprintf("%s seals this run more than once (lines %d and %d)", results.IndexFile, lines[0].n, lines[1].n)}, bad...), ""
-	case len(lines) == 0:
-		if rec != nil && !marked {
-			bad = append(bad, fmt.Sprintf("%s has no \"sealed\" line for this run, yet its folder holds a record and no %s marker: the record was not sealed into this archive (copied in?) or its index line was removed",
-				results.IndexFile, results.IncompleteFile))
-		}
-		return nil, bad, ""
-	}
-	sl := &lines[0]
-	if recErr != nil {
-		return sl, nil, "" // the record is lost; loadRun says so
-	}
-	if got := sha256Hex(recJSON); got != sl.e.Record {
-		bad = append(bad, fmt.Sprintf("%s has SHA-256 %s, but %s line %d sealed it with %s", results.RecordFile, short(got), results.IndexFile, sl.n, short(sl.e.Record)))
-	}
-	if rec == nil {
-		return sl, nil, "" // not a valid record: loadRun says so; its verdicts are not shown anyway
-	}
-	if rec.Verdict != sl.e.Verdict {
-		bad = append(bad, fmt.Sprintf("the record says verdict %s, but %s line %d sealed verdict %s", rec.Verdict, results.IndexFile, sl.n, sl.e.Verdict))
-	}
-	if rec.Fixture.Name != sl.e.Fixture {
-		bad = append(bad, fmt.Sprintf("the record says fixture %q, but %s line %d sealed fixture %q", rec.Fixture.Name, results.IndexFile, sl.n, sl.e.Fixture))
-	}
-	envelopeGone()
-	if envErr == nil {
-		if got := sha256Hex(envJSON); got != sl.e.Envelope {
-			bad = append(bad, fmt.Sprintf("its signature %s has SHA-256 %s, but %s line %d sealed it with %s", results.EnvelopeFile, short(got), results.IndexFile, sl.n, short(sl.e.Envelope)))
-		}
-	}
-	return sl, bad, ""
-}
-
-// recordDigest returns the SHA-256 the statement in record.dsse.json names
-// for record.json, or why it names none.
-func recordDigest(envJSON []byte) (digest, why string) {
-	env, err := results.ParseEnvelope(envJSON)
-	if err != nil {
-		return "", fmt.Sprintf("cannot be read (%v)", err)
-	}
-	st, err := env.Statement()
-	if err != nil {
-		return "", fmt.Sprintf("holds no statement (%v)", err)
-	}
-	d, ok := st.SubjectDigest(results.RecordSubject)
-	if !ok || d == "" {
-		return "", fmt.Sprintf("names no SHA-256 for %s", results.RecordSubject)
-	}
-	return d, ""
 }
 
 // index is what an archive's index.jsonl says, as far as a report needs it:
@@ -572,11 +616,6 @@ func archiveIndexOf(dir string) *index {
 		return nil
 	}
 	return readIndex(archive)
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // short is a digest as a person compares it.

@@ -18,7 +18,7 @@ import (
 
 func load(t *testing.T, dir string) *Source {
 	t.Helper()
-	rep, err := Load(dir)
+	rep, err := Load(dir, key(t).Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,13 +196,9 @@ func TestJUnit(t *testing.T) {
 				Value string `xml:"value,attr"`
 			} `xml:"properties>property"`
 			Cases []struct {
-				Name       string `xml:"name,attr"`
-				Classname  string `xml:"classname,attr"`
-				Properties []struct {
-					Name  string `xml:"name,attr"`
-					Value string `xml:"value,attr"`
-				} `xml:"properties>property"`
-				Failure *struct {
+				Name      string `xml:"name,attr"`
+				Classname string `xml:"classname,attr"`
+				Failure   *struct {
 					Message string `xml:"message,attr"`
 					Type    string `xml:"type,attr"`
 					Body    string `xml:",chardata"`
@@ -213,7 +209,7 @@ func TestJUnit(t *testing.T) {
 					Body    string `xml:",chardata"`
 				} `xml:"error"`
 				Skipped *struct {
-					Message string `xml:"message,attr"`
+					Message string `xml:",chardata"`
 				} `xml:"skipped"`
 			} `xml:"testcase"`
 		} `xml:"testsuite"`
@@ -221,6 +217,10 @@ func TestJUnit(t *testing.T) {
 	if err := xml.Unmarshal(out, &doc); err != nil {
 		t.Fatalf("JUnit does not parse: %v\n%s", err, out)
 	}
+	for _, s := range doc.Suites {
+		doc.Skipped += s.Skipped
+	}
+	names := map[string]bool{}
 	// fail run: 6 cases (1 FAIL, 1 ERROR, 1 INCONCLUSIVE as error, 2
 	// skipped, 1 pass); pass run: 1 pass; crashed run: 1 error.
 	if doc.Tests != 8 || doc.Failures != 1 || doc.Errors != 3 || doc.Skipped != 2 {
@@ -230,15 +230,30 @@ func TestJUnit(t *testing.T) {
 	type seen struct{ failure, error, skipped string }
 	got := map[string]seen{}
 	for _, s := range doc.Suites {
-		fixture := ""
+		fixture, runID := "", ""
+		refs := map[string]bool{}
 		for _, p := range s.Properties {
-			if p.Name == "fixture" {
+			switch p.Name {
+			case "fixture":
 				fixture = p.Value
+			case "run_id":
+				runID = p.Value
 			}
+			refs[p.Name+" "+p.Value] = true
 		}
 		n, f, e, k := 0, 0, 0, 0
 		for _, c := range s.Cases {
 			n++
+			// Jenkins names a case by classname and name: each must be
+			// unique, with fixture and run in the classname.
+			if names[c.Classname+"|"+c.Name] {
+				t.Errorf("testcase %s %s twice", c.Classname, c.Name)
+			}
+			names[c.Classname+"|"+c.Name] = true
+			suite, ok := strings.CutPrefix(c.Classname, fixture+"."+runID+".")
+			if !ok {
+				t.Errorf("classname %q does not start with fixture %q and run %q", c.Classname, fixture, runID)
+			}
 			var sn seen
 			if c.Failure != nil {
 				f++
@@ -248,7 +263,7 @@ func TestJUnit(t *testing.T) {
 				e++
 				sn.error = c.Error.Type + ":" + c.Error.Message
 				// Bytes XML cannot hold (ESC) are spelt out, not lost.
-				if c.Classname == "resilience" && !strings.Contains(c.Error.Body, `\x1b[31mred\x1b[0m \u{202e}evil`) {
+				if suite == "resilience" && !strings.Contains(c.Error.Body, `\x1b[31mred\x1b[0m \u{202e}evil`) {
 					t.Errorf("the ERROR's excerpt does not show the escape sequence as text:\n%s", c.Error.Body)
 				}
 			}
@@ -256,15 +271,11 @@ func TestJUnit(t *testing.T) {
 				k++
 				sn.skipped = c.Skipped.Message
 			}
-			got[fixture+"|"+c.Classname+"|"+c.Name] = sn
-			if c.Classname == "default-credentials" && c.Failure != nil {
-				refs := map[string]bool{}
-				for _, p := range c.Properties {
-					refs[p.Name+" "+p.Value] = true
-				}
+			got[fixture+"|"+suite+"|"+c.Name] = sn
+			if suite == "default-credentials" && c.Failure != nil {
 				for _, want := range []string{"EN 303 645 5.1-1", "TS 103 701 5.1-1-2a", "TS 103 701 5.1-1-2c", "UK PSTI Sch. 1 1(2)", "EN 18031 AUM-5-1", "EU CRA Annex I I(2)(d)"} {
-					if !refs[want] {
-						t.Errorf("failure testcase lacks property %q: %v", want, refs)
+					if !refs["default-credentials/uart-login "+want] {
+						t.Errorf("failure testcase's suite lacks property %q: %v", want, refs)
 					}
 				}
 				if !strings.Contains(c.Failure.Body, "xc3511") || !strings.Contains(c.Failure.Body, hostileScript) {

@@ -14,8 +14,10 @@ import (
 )
 
 // SummaryFormat names the JSON summary's shape; it changes when a field
-// changes meaning.
-const SummaryFormat = "certbench-report/1"
+// changes meaning. 2: "signatures" gave way to "verified", "status" and
+// "verification" (the archive is verified first), and a case's "verdict" is
+// the one the report states ("recorded_verdict" is the record's).
+const SummaryFormat = "certbench-report/2"
 
 // Summary is the machine-readable summary of a Source (`--format json`).
 // It carries verdicts, reasons and references, not evidence: the record and
@@ -24,30 +26,44 @@ type Summary struct {
 	Format string `json:"format"` // SummaryFormat
 	Source string `json:"source"` // the folder reported on
 	Kind   string `json:"kind"`   // KindArchive or KindRun
-	// Signatures says they were not verified (NotVerified): a report reads
-	// the files as they are.
-	Signatures string       `json:"signatures"`
-	Totals     Totals       `json:"totals"`
-	Runs       []RunSummary `json:"runs"`
-	Notices    []string     `json:"notices,omitempty"`
+	// Verified is true only when the archive verifies (the same check as
+	// `bench verify`) against a key the caller gave: only then is any PASS
+	// below a verified result. Status says it in words (Source.Status).
+	Verified bool   `json:"verified"`
+	Status   string `json:"status"`
+	// Verification is results.Verify's report: every problem, the keys,
+	// the archive's checkpoint.
+	Verification *results.Report `json:"verification"`
+	Totals       Totals          `json:"totals"`
+	Runs         []RunSummary    `json:"runs"`
+	Notices      []string        `json:"notices,omitempty"`
 }
 
-// Totals are counts across the report: runs by state, sealed runs by
-// verdict (so that states and verdicts add up to the runs), and the cases of
-// every run with a record by verdict.
+// Totals are counts across the report: runs by state, runs by the verdict
+// a report states (Run.Verdict), and the cases of every run with a record
+// by the verdict a report states (Run.CaseVerdict). A PASS or
+// NOT_APPLICABLE that is not stated (a run not sealed, an archive that does
+// not verify) is counted in Unstated, never as a pass.
 type Totals struct {
 	Runs     int                     `json:"runs"`
 	States   map[State]int           `json:"states"`
 	Verdicts map[results.Verdict]int `json:"verdicts"`
 	Cases    map[results.Verdict]int `json:"cases"`
+	Unstated int                     `json:"unstated_cases,omitempty"`
+	// Unverified counts sealed runs whose verdict is not stated because
+	// the archive does not verify (a FAIL is always stated).
+	Unverified int `json:"unverified_runs,omitempty"`
 }
 
 // RunSummary is one run.
 type RunSummary struct {
-	RunID   string `json:"run_id"`
-	State   State  `json:"state"`
-	Bench   string `json:"bench,omitempty"`
-	Fixture string `json:"fixture,omitempty"`
+	RunID string `json:"run_id"`
+	State State  `json:"state"`
+	Bench string `json:"bench,omitempty"`
+	// Software and Revision are the bench program's, as the record says.
+	Software string `json:"software,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	Fixture  string `json:"fixture,omitempty"`
 	// Device, Started, Finished and Reason are the record's; empty for a
 	// run without a valid record. Verdict is Run.Verdict: empty also for a
 	// record that was never sealed, unless it is FAIL.
@@ -70,10 +86,14 @@ type RunSummary struct {
 
 // CaseSummary is one case.
 type CaseSummary struct {
-	ID         string             `json:"id"`
-	Suite      string             `json:"suite"`
-	Title      string             `json:"title"`
-	Verdict    results.Verdict    `json:"verdict"`
+	ID    string `json:"id"`
+	Suite string `json:"suite"`
+	Title string `json:"title"`
+	// Verdict is the verdict the report states (Run.CaseVerdict): empty
+	// for a PASS or NOT_APPLICABLE of a run not sealed or of an archive
+	// that does not verify. Recorded is what the record says.
+	Verdict    results.Verdict    `json:"verdict,omitempty"`
+	Recorded   results.Verdict    `json:"recorded_verdict"`
 	Reason     string             `json:"reason,omitempty"`
 	References results.References `json:"references"`
 	// DurationNs is how long the case ran, when the record says.
@@ -86,8 +106,8 @@ type CaseSummary struct {
 
 // Summarize builds the summary of rep.
 func Summarize(rep *Source) *Summary {
-	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Signatures: NotVerified(rep.Dir), Runs: []RunSummary{}, Notices: rep.Notices,
-		Totals: totals(rep)}
+	s := &Summary{Format: SummaryFormat, Source: rep.Dir, Kind: rep.Kind, Verified: rep.Verification.OK(), Status: rep.Status(),
+		Verification: rep.Verification, Runs: []RunSummary{}, Notices: rep.Notices, Totals: totals(rep)}
 	for _, run := range rep.Runs {
 		s.Runs = append(s.Runs, summarizeRun(run))
 	}
@@ -99,12 +119,18 @@ func totals(rep *Source) Totals {
 	t := Totals{Runs: len(rep.Runs), States: map[State]int{}, Verdicts: map[results.Verdict]int{}, Cases: map[results.Verdict]int{}}
 	for _, run := range rep.Runs {
 		t.States[run.State]++
-		if run.State == StateSealed {
-			t.Verdicts[run.Record.Verdict]++
+		if v := run.Verdict(); v != "" && run.State == StateSealed {
+			t.Verdicts[v]++
+		} else if run.State == StateSealed {
+			t.Unverified++
 		}
 		if run.Record != nil {
-			for _, c := range run.Record.Cases {
-				t.Cases[c.Verdict]++
+			for i := range run.Record.Cases {
+				if v := run.CaseVerdict(&run.Record.Cases[i]); v != "" {
+					t.Cases[v]++
+				} else {
+					t.Unstated++
+				}
 			}
 		}
 	}
@@ -120,11 +146,12 @@ func summarizeRun(run *Run) RunSummary {
 		rs.Started = run.Opened
 		return rs
 	}
+	rs.Software, rs.Revision = rec.Bench.Software, rec.Bench.Revision
 	dev, clock := rec.Device, rec.Clock
 	rs.Device, rs.Clock = &dev, &clock
 	rs.Started, rs.Finished, rs.Verdict, rs.Reason = rec.Started, rec.Finished, run.Verdict(), rec.Reason
 	for _, c := range casesBySeverity(rec.Cases) {
-		cs := CaseSummary{ID: c.ID, Suite: c.Suite, Title: c.Title, Verdict: c.Verdict, Reason: c.Reason,
+		cs := CaseSummary{ID: c.ID, Suite: c.Suite, Title: c.Title, Verdict: run.CaseVerdict(c), Recorded: c.Verdict, Reason: c.Reason,
 			References: c.References, DurationNs: c.Timing.DurationNs}
 		for _, ref := range c.Evidence {
 			cs.Evidence = append(cs.Evidence, ref.Path)
@@ -132,7 +159,9 @@ func summarizeRun(run *Run) RunSummary {
 				cs.Notices = append(cs.Notices, ev.Notices...)
 			}
 		}
-		rs.Counts[c.Verdict]++
+		if v := run.CaseVerdict(c); v != "" {
+			rs.Counts[v]++
+		}
 		rs.Cases = append(rs.Cases, cs)
 	}
 	return rs
@@ -157,7 +186,7 @@ var severity = map[results.Verdict]int{
 
 // displayVerdicts lists verdicts in the order a reader wants them.
 var displayVerdicts = []results.Verdict{results.Fail, results.Error, results.Inconclusive,
-	results.NotRun, results.Pass, results.NotApplicable}
+	results.NotRun, "", results.Pass, results.NotApplicable}
 
 // casesBySeverity returns pointers to cs, failures first, otherwise in the
 // record's order.
@@ -210,9 +239,36 @@ func referenceLine(r results.References) string {
 	return strings.Join(parts, "; ")
 }
 
-// verdictWord is how a verdict reads in a sentence.
+// benchSoftware is the bench program a record was made with: "certbench
+// v1.2.0, revision 0a1b2c3+modified"; "" when the record does not say.
+func benchSoftware(b results.Bench) string {
+	switch {
+	case b.Software != "" && b.Revision != "":
+		return "certbench " + b.Software + ", revision " + b.Revision
+	case b.Software != "":
+		return "certbench " + b.Software
+	case b.Revision != "":
+		return "certbench revision " + b.Revision
+	}
+	return ""
+}
+
+// statedCounts counts a run's cases by the verdict the report states
+// (Run.CaseVerdict); "" counts the PASS and NOT_APPLICABLE not stated.
+func statedCounts(run *Run) map[results.Verdict]int {
+	m := map[results.Verdict]int{}
+	for i := range run.Record.Cases {
+		m[run.CaseVerdict(&run.Record.Cases[i])]++
+	}
+	return m
+}
+
+// verdictWord is how a verdict reads in a sentence; "" is a verdict the
+// report does not state.
 func verdictWord(v results.Verdict) string {
 	switch v {
+	case "":
+		return "NOT STATED"
 	case results.NotApplicable:
 		return "NOT APPLICABLE"
 	case results.NotRun:
@@ -252,13 +308,13 @@ func headline(run *Run) string {
 	case run.State == StateUnreadable:
 		return "The record of this run cannot be read; it has no verdict."
 	case run.State == StateTampered && run.Sealed != nil:
-		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): it was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
+		return fmt.Sprintf("The record of this run is not the one the archive sealed (its index says %s): the record, its signature or the index was changed, and none of its verdicts can be trusted.", verdictWord(run.Sealed.Verdict))
 	case run.State == StateTampered:
 		return "The record of this run cannot be trusted: nothing shows it is the one the bench sealed, so none of its verdicts are shown."
-	case run.State == StateUnchecked && run.Verdict() == results.Fail:
-		return fmt.Sprintf("%d of %d checks found a security problem, but nothing vouches for this record (no archive index to compare it with, and its signature file names no digest for it): it is shown unchecked.", counts(rec.Cases)[results.Fail], len(rec.Cases))
-	case run.State == StateUnchecked:
-		return "Nothing vouches for the record of this run (no archive index to compare it with, and its signature file names no digest for it): it has no verdict. What its checks recorded is shown unchecked."
+	case run.State == StateSealed && !run.stated && rec.Verdict == results.Fail:
+		return fmt.Sprintf("%d of %d checks found a security problem. The archive does not verify (see the top of this report), so nothing else of this run is stated.", counts(rec.Cases)[results.Fail], len(rec.Cases))
+	case run.State == StateSealed && !run.stated:
+		return fmt.Sprintf("Not verified: the archive does not verify (see the top of this report), so this run's record (verdict %s) is no result, and none of its passes are stated.", verdictWord(rec.Verdict))
 	case rec == nil:
 		return "This run was cut off before it finished; it has no verdict."
 	case run.Verdict() == "":
@@ -300,10 +356,10 @@ func bannerWord(run *Run) string {
 		return "UNREADABLE"
 	case run.State == StateTampered:
 		return "TAMPERED"
-	case run.State == StateUnchecked && run.Verdict() == results.Fail:
-		return "FAIL · UNCHECKED"
-	case run.State == StateUnchecked:
-		return "UNCHECKED"
+	case run.State == StateSealed && !run.stated && run.Record.Verdict == results.Fail:
+		return "FAIL · UNVERIFIED"
+	case run.State == StateSealed && !run.stated:
+		return "UNVERIFIED"
 	case run.Record == nil:
 		return "INCOMPLETE"
 	case run.State == StateIncomplete && run.Verdict() == results.Fail:

@@ -45,16 +45,17 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 	unsigned := sealRun(t, a, "cam-2", testCase("1", results.Pass, ""))
 	hidden := sealRun(t, a, "cam-3", failCases...)
 	stale := sealRun(t, a, "cam-4", failCases...)
-	unindexed := sealRun(t, a, "cam-5", testCase("1", results.Pass, ""))
 	good := sealRun(t, a, "cam-6", testCase("1", results.Pass, ""))
+	// Sealed last: removing its sealed line moves no other run's lines.
+	unindexed := sealRun(t, a, "cam-5", testCase("1", results.Pass, ""))
 
-	// A copy of a good run with no archive around it can be compared with
-	// nothing; so can one whose signature is gone, which is not trusted.
-	loose := filepath.Join(t.TempDir(), "loose")
+	// A copy of a good run with no archive around it is checked against
+	// the checkpoint it carries; one whose signature is gone is not trusted.
+	loose := filepath.Join(t.TempDir(), filepath.Base(good))
 	if err := os.CopyFS(loose, os.DirFS(good)); err != nil {
 		t.Fatal(err)
 	}
-	looseUnsigned := filepath.Join(t.TempDir(), "loose-unsigned")
+	looseUnsigned := filepath.Join(t.TempDir(), "x", filepath.Base(good))
 	if err := os.CopyFS(looseUnsigned, os.DirFS(good)); err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +85,12 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 		state  State
 		notice string
 	}{
-		{edited, StateTampered, "record.json has SHA-256 "},
-		{edited, StateTampered, "the record says verdict PASS, but index.jsonl line 2 sealed verdict FAIL"},
-		{unsigned, StateTampered, "its signature record.dsse.json is missing"},
-		{hidden, StateTampered, "the record says verdict PASS, but index.jsonl line 6 sealed verdict FAIL"},
-		{stale, StateSealed, "its INCOMPLETE marker is stale: index.jsonl line 8 sealed the run"},
-		{unindexed, StateTampered, `index.jsonl has no "sealed" line for this run`},
+		{edited, StateTampered, "the record was changed after signing"},
+		{edited, StateTampered, "the sealed line says verdict \"FAIL\", the signed record says PASS"},
+		{unsigned, StateTampered, "record.dsse.json: missing"},
+		{hidden, StateTampered, "the record was changed after signing"},
+		{stale, StateSealed, "marker left after sealing: index.jsonl line 8 seals this run"},
+		{unindexed, StateTampered, `the run folder is sealed but the index has no "sealed" line for it`},
 		{good, StateSealed, ""},
 	} {
 		r := byDir[tc.dir]
@@ -106,7 +107,7 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 			t.Errorf("run %s untouched, yet: %q", r.Fixture, r.Notices)
 		}
 	}
-	if r := byDir[edited]; r.Sealed == nil || r.Sealed.Verdict != results.Fail || headline(r) != "The record of this run is not the one the archive sealed (its index says FAIL): it was changed, and none of its verdicts can be trusted." {
+	if r := byDir[edited]; r.Sealed == nil || r.Sealed.Verdict != results.Fail || headline(r) != "The record of this run is not the one the archive sealed (its index says FAIL): the record, its signature or the index was changed, and none of its verdicts can be trusted." {
 		t.Errorf("the edited run does not say the index sealed FAIL: sealed %+v, headline %q", r.Sealed, headline(r))
 	}
 	if r := byDir[stale]; r.Verdict() != results.Fail {
@@ -132,11 +133,14 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 		}
 	}
 	for f, out := range map[Format]string{Text: text, HTML: page} {
-		if !strings.Contains(out, "Signatures are not verified by reports: run ") {
-			t.Errorf("%s report does not say signatures were not verified", f)
+		if !strings.Contains(out, "DOES NOT VERIFY: ") {
+			t.Errorf("%s report does not say the archive does not verify", f)
 		}
 	}
-	if !strings.Contains(text, "6 runs (1 FAIL, 1 PASS, 4 tampered)") {
+	if !strings.HasPrefix(text, "DOES NOT VERIFY: ") {
+		t.Errorf("text report does not start by saying the archive does not verify:\n%s", text)
+	}
+	if !strings.Contains(text, "6 runs (1 FAIL, 1 unverified, 4 tampered)") {
 		t.Errorf("text report's run counts:\n%s", text[:strings.Index(text, "\n")])
 	}
 
@@ -144,7 +148,7 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 	tampered, signatures := 0, 0
 	for _, s := range doc.Suites {
 		for _, p := range s.Properties {
-			if p.Name == "signatures" && strings.HasPrefix(p.Value, "signatures are not verified by reports: run `bench verify ") {
+			if p.Name == "signatures" && strings.HasPrefix(p.Value, "DOES NOT VERIFY: ") {
 				signatures++
 			}
 		}
@@ -158,8 +162,9 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 		t.Errorf("JUnit: %d TAMPERED errors (want 4), %d of %d suites say signatures were not verified", tampered, signatures, len(doc.Suites))
 	}
 	var sum struct {
-		Signatures string `json:"signatures"`
-		Runs       []struct {
+		Verified bool   `json:"verified"`
+		Status   string `json:"status"`
+		Runs     []struct {
 			Fixture string          `json:"fixture"`
 			State   State           `json:"state"`
 			Verdict results.Verdict `json:"verdict"`
@@ -168,8 +173,8 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 	if err := json.Unmarshal(renderReport(t, rep, JSON), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(sum.Signatures, "signatures are not verified by reports") {
-		t.Errorf("JSON signatures field: %q", sum.Signatures)
+	if sum.Verified || !strings.HasPrefix(sum.Status, "DOES NOT VERIFY: ") {
+		t.Errorf("JSON verified %v, status %q", sum.Verified, sum.Status)
 	}
 	for _, r := range sum.Runs {
 		if r.Fixture == "cam-1" && (r.State != StateTampered || r.Verdict != "") {
@@ -184,18 +189,19 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 		dir    string
 		state  State
 		notice string
+		first  string
 	}{
-		{edited, StateTampered, "the record says verdict PASS, but index.jsonl line 2 sealed verdict FAIL"},
-		{loose, StateSealed, "this run folder was read without the archive around it, so its record was compared only with the digest its record.dsse.json names"},
-		{looseUnsigned, StateTampered, "its signature record.dsse.json is missing"},
+		{edited, StateTampered, "the record was changed after signing", "DOES NOT VERIFY: "},
+		{loose, StateSealed, "this run folder was read without the archive around it", "Verified: "},
+		{looseUnsigned, StateTampered, "missing: file is missing", "DOES NOT VERIFY: "},
 	} {
 		rep := load(t, tc.dir)
 		r := rep.Runs[0]
 		if r.State != tc.state || !strings.Contains(strings.Join(r.Notices, "\n"), tc.notice) {
 			t.Errorf("run folder %s: state %s, notices %q; want %s and %q", tc.dir, r.State, r.Notices, tc.state, tc.notice)
 		}
-		if out := string(renderReport(t, rep, Text)); !strings.HasPrefix(out, "Signatures are not verified by reports: run `bench verify "+tc.dir+"`") {
-			t.Errorf("text report on %s does not start by saying signatures were not verified:\n%s", tc.dir, out)
+		if out := string(renderReport(t, rep, Text)); !strings.HasPrefix(out, tc.first) {
+			t.Errorf("text report on %s does not start with %q:\n%s", tc.dir, tc.first, out)
 		}
 	}
 }
@@ -204,9 +210,8 @@ func TestRecordNotSealedNotTrusted(t *testing.T) {
 // archive has no index to vouch for its record, but its signature file's
 // statement names the record's SHA-256 (what cosign compares, no key
 // needed). A copy of a FAIL run edited to PASS must be TAMPERED in every
-// format, JUnit above all (CI reads nothing else); a record that neither
-// index nor envelope vouches for is UNCHECKED, an error in JUnit, and its
-// PASS no verdict.
+// format, JUnit above all (CI reads nothing else); so must a record whose
+// envelope does not verify (bench verify's check, the report's too).
 func TestLooseRunComparedWithItsEnvelope(t *testing.T) {
 	a, err := results.OpenArchive(filepath.Join(t.TempDir(), "archive"))
 	if err != nil {
@@ -237,9 +242,9 @@ func TestLooseRunComparedWithItsEnvelope(t *testing.T) {
 		verdict results.Verdict
 		notice  string
 	}{
-		{edited, StateTampered, "", "but the statement in its signature record.dsse.json names "},
-		{unvouched, StateUnchecked, results.Fail, "nothing vouches for this record: this run folder was read without the archive around it, and its signature record.dsse.json holds no statement"},
-		{editedUnvouched, StateUnchecked, "", "nothing vouches for this record"},
+		{edited, StateTampered, "", "the record was changed after signing"},
+		{unvouched, StateTampered, "", "not the one the bench signed"},
+		{editedUnvouched, StateTampered, "", "not the one the bench signed"},
 	} {
 		rep := load(t, tc.dir)
 		r := rep.Runs[0]

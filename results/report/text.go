@@ -19,6 +19,16 @@ import (
 func WriteText(w io.Writer, rep *Source) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	// First, whether it verifies: a reader who stops at line one must not
+	// take a doctored archive for a clean one.
+	p("%s.\n", t(rep.Status()))
+	for _, pr := range rep.Verification.Problems {
+		p("  %s\n", t(pr.String()))
+	}
+	if c := rep.CheckpointLine(); c != "" {
+		p("%s\n", t(c))
+	}
+	p("\n")
 	if rep.Kind == KindArchive {
 		tot := totals(rep)
 		p("Archive %s: %d runs", rep.Dir, len(rep.Runs))
@@ -29,7 +39,9 @@ func WriteText(w io.Writer, rep *Source) error {
 		if n := len(tot.Cases); n > 0 {
 			p("Cases: %s\n", countLine(tot.Cases))
 		}
-		p("%s.\n", sentenceCase(t(NotVerified(rep.Dir))))
+		if tot.Unstated > 0 {
+			p("%d case(s) recorded PASS or NOT APPLICABLE are not stated: their run was not sealed, or the archive does not verify.\n", tot.Unstated)
+		}
 		for _, n := range rep.Notices {
 			p("! %s\n", t(n))
 		}
@@ -41,15 +53,12 @@ func WriteText(w io.Writer, rep *Source) error {
 				dev, serial, fw, cases := "-", "-", "-", "-"
 				if rec := run.Record; rec != nil {
 					dev, serial, fw = orDash(rec.Device.Model), orDash(rec.Device.Serial), orDash(rec.Device.Firmware.Version)
-					cases = countLine(counts(rec.Cases))
+					cases = countLine(statedCounts(run))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t(run.ID), orDash(run.Fixture), dev, serial, fw, bannerWord(run), cases)
 			}
 			tw.Flush()
 		}
-	}
-	if rep.Kind == KindRun {
-		p("%s.\n\n", sentenceCase(t(NotVerified(rep.Dir))))
 	}
 	for i, run := range rep.Runs {
 		if i > 0 || rep.Kind == KindArchive {
@@ -73,6 +82,9 @@ func writeTextRun(bw *bufio.Writer, run *Run) {
 			p(" (bench clock not synchronised: these times may be wrong)")
 		}
 		p("\n")
+		if sw := benchSoftware(rec.Bench); sw != "" {
+			p("Software: %s\n", t(sw))
+		}
 	} else if run.Fixture != "" {
 		p("Fixture:  %s", t(run.Fixture))
 		if run.Bench != "" {
@@ -95,7 +107,11 @@ func writeTextRun(bw *bufio.Writer, run *Run) {
 	}
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	for _, c := range casesBySeverity(run.Record.Cases) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", verdictWord(c.Verdict), t(c.ID), t(c.Title))
+		word := verdictWord(run.CaseVerdict(c))
+		if run.CaseVerdict(c) == "" {
+			word += " (recorded " + verdictWord(c.Verdict) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", word, t(c.ID), t(c.Title))
 		if c.Verdict != results.Pass && c.Reason != "" {
 			fmt.Fprintf(tw, "\t\t%s\n", t(c.Reason))
 		}
@@ -136,7 +152,10 @@ func runStates(tot Totals) string {
 	if c := countLine(tot.Verdicts); c != "no cases" {
 		parts = append(parts, c)
 	}
-	for _, st := range []State{StateTampered, StateUnchecked, StateIncomplete, StateUnreadable, StateMissing} {
+	if tot.Unverified > 0 {
+		parts = append(parts, fmt.Sprintf("%d unverified", tot.Unverified))
+	}
+	for _, st := range []State{StateTampered, StateIncomplete, StateUnreadable, StateMissing} {
 		if n := tot.States[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}

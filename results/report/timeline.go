@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/certbench/certbench/results"
 )
@@ -20,8 +21,14 @@ import (
 // Geometry of the picture, in SVG user units (the picture scales to the
 // page's width).
 const (
-	tlWidth  = 960
-	tlLabel  = 130 // left column for lane names
+	tlWidth = 960
+	tlLabel = 130 // left column for lane names, at least (timeline.label)
+	// tlLabelMax bounds the label column; lane names are shortened to fit
+	// it (a relay is named `fixture "NAME"`, so long fixture names are real).
+	tlLabelMax = 330
+	// tlCharW is a generous width of one character of the 11px labels, so
+	// the column estimated from a name's length holds it in any sans font.
+	tlCharW  = 7
 	tlRight  = 12
 	tlAxis   = 34 // axis labels, then the highlighted verdict's label
 	tlLane   = 22 // one power or cases lane
@@ -39,6 +46,7 @@ var verdictColour = map[results.Verdict]string{
 	results.Inconclusive:  "#8a6d00",
 	results.NotRun:        "#6b6b6b",
 	results.NotApplicable: "#4f6d7a",
+	"":                    "#37474f", // a verdict not stated (Run.CaseVerdict)
 }
 
 const (
@@ -59,6 +67,9 @@ type timeline struct {
 	power []powerLane
 	cons  []consoleLane
 	cases []*results.Case
+	// label is the width of the lane-name column: wide enough for the
+	// longest lane name (see laneName), so no name runs into the plot.
+	label int
 }
 
 // consoleLane is one transcript's activity, binned once for every picture
@@ -136,7 +147,28 @@ func newTimeline(run *Run) *timeline {
 		}
 		tl.cons = append(tl.cons, cl)
 	}
+	tl.label = tlLabel
+	names := []string{"Checks"}
+	for _, p := range tl.power {
+		names = append(names, "Power "+p.name)
+	}
+	for _, cl := range tl.cons {
+		names = append(names, consoleName(cl.ev))
+	}
+	for _, n := range names {
+		tl.label = max(tl.label, min(tlLabelMax, 12+tlCharW*utf8.RuneCountInString(laneName(n))))
+	}
 	return tl
+}
+
+// laneName is a lane's name as drawn: made visible, and shortened only when
+// it would not fit the widest label column.
+func laneName(name string) string {
+	return truncate(clean(name, false), (tlLabelMax-12)/tlCharW)
+}
+
+func consoleName(ev *Evidence) string {
+	return strings.TrimSuffix(strings.TrimPrefix(ev.Path, results.EvidenceDir+"/"), ".jsonl")
 }
 
 func (tl *timeline) bin(ns int64) int {
@@ -145,8 +177,8 @@ func (tl *timeline) bin(ns int64) int {
 }
 
 func (tl *timeline) x(ns int64) float64 {
-	plot := float64(tlWidth - tlLabel - tlRight)
-	return tlLabel + float64(ns-tl.start)/float64(tl.end-tl.start)*plot
+	plot := float64(tlWidth - tl.label - tlRight)
+	return float64(tl.label) + float64(ns-tl.start)/float64(tl.end-tl.start)*plot
 }
 
 // svg draws the picture, highlighting case hl when it is not nil.
@@ -167,9 +199,9 @@ func (tl *timeline) svg(hl *results.Case) string {
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#fff3b0" stroke="#e0c200"/>`,
 				x0, tlAxis-4, math.Max(x1-x0, 3), height-tlAxis-tlLegend+4)
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>`,
-				x1, x1, tlAxis-4, height-tlLegend, verdictColour[hl.Verdict])
+				x1, x1, tlAxis-4, height-tlLegend, verdictColour[tl.run.CaseVerdict(hl)])
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" font-weight="bold" style="fill:%s">%s</text>`,
-				x1, tlAxis-8, anchor(x1), verdictColour[hl.Verdict], esc(verdictWord(hl.Verdict)+" at "+offset(vt)))
+				x1, tlAxis-8, tl.anchor(x1), verdictColour[tl.run.CaseVerdict(hl)], esc(verdictWord(tl.run.CaseVerdict(hl))+" at "+offset(vt)))
 		}
 	}
 	tl.axis(&b, height)
@@ -190,11 +222,11 @@ func (tl *timeline) svg(hl *results.Case) string {
 	return b.String()
 }
 
-func anchor(x float64) string {
+func (tl *timeline) anchor(x float64) string {
 	switch {
 	case x > tlWidth-120:
 		return "end"
-	case x < tlLabel+60:
+	case x < float64(tl.label)+60:
 		return "start"
 	}
 	return "middle"
@@ -241,8 +273,8 @@ func durLabel(ns, step float64) string {
 }
 
 func (tl *timeline) laneLabel(b *strings.Builder, y, h int, name string) {
-	fmt.Fprintf(b, `<text x="4" y="%d">%s</text>`, y+h/2+4, esc(truncate(clean(name, false), 22)))
-	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s"/>`, tlLabel, tlWidth-tlRight, y+h, y+h, colGrid)
+	fmt.Fprintf(b, `<text x="4" y="%d">%s</text>`, y+h/2+4, esc(laneName(name)))
+	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s"/>`, tl.label, tlWidth-tlRight, y+h, y+h, colGrid)
 }
 
 func (tl *timeline) powerLane(b *strings.Builder, p powerLane, y int) {
@@ -290,18 +322,17 @@ func (tl *timeline) powerLane(b *strings.Builder, p powerLane, y int) {
 
 func (tl *timeline) consoleLane(b *strings.Builder, cl *consoleLane, y int) {
 	ev, rx, tx := cl.ev, &cl.rx, &cl.tx
-	name := strings.TrimSuffix(strings.TrimPrefix(ev.Path, results.EvidenceDir+"/"), ".jsonl")
-	tl.laneLabel(b, y, tlCons, name)
+	tl.laneLabel(b, y, tlCons, consoleName(ev))
 	most := 1
 	for i := range rx {
 		most = max(most, rx[i], tx[i])
 	}
 	scale := func(n int) float64 { return math.Log1p(float64(n)) / math.Log1p(float64(most)) }
-	w := float64(tlWidth-tlLabel-tlRight) / tlBins
+	w := float64(tlWidth-tl.label-tlRight) / tlBins
 	half := float64(tlCons-4) / 2
 	mid := float64(y) + 2 + half
 	for i := range rx {
-		x := tlLabel + float64(i)*w
+		x := float64(tl.label) + float64(i)*w
 		if rx[i] > 0 {
 			h := math.Max(scale(rx[i])*half, 1.5)
 			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, x, mid-h, math.Max(w-0.5, 1), h, colRx)
@@ -344,13 +375,13 @@ func (tl *timeline) caseLane(b *strings.Builder, y int, hl *results.Case) {
 			stroke = ` stroke="#000" stroke-width="2"`
 		}
 		fmt.Fprintf(b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"%s><title>%s</title></rect>`,
-			x0, y+3, math.Max(x1-x0-1, 2), tlLane-6, verdictColour[c.Verdict], stroke,
-			esc(fmt.Sprintf("%s: %s (%s to %s)", verdictWord(c.Verdict), clean(c.Title, false), offset(c.Timing.StartMonoNs), offset(vt))))
+			x0, y+3, math.Max(x1-x0-1, 2), tlLane-6, verdictColour[tl.run.CaseVerdict(c)], stroke,
+			esc(fmt.Sprintf("%s: %s (%s to %s)", verdictWord(tl.run.CaseVerdict(c)), clean(c.Title, false), offset(c.Timing.StartMonoNs), offset(vt))))
 	}
 }
 
 func (tl *timeline) legend(b *strings.Builder, y int) {
-	x := float64(tlLabel)
+	x := float64(tl.label)
 	item := func(colour, text string) {
 		fmt.Fprintf(b, `<rect x="%.1f" y="%d" width="10" height="10" fill="%s"/><text x="%.1f" y="%d">%s</text>`, x, y-9, colour, x+14, y, esc(text))
 		x += 14 + float64(len(text))*6 + 16
