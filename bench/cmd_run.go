@@ -110,7 +110,11 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, o runOptions) error {
 		Cases:    o.cases,
 		Archive:  o.out,
 		Key:      key,
-		Software: buildinfo.Read().String(),
+	}
+	bi := buildinfo.Read()
+	cfg.Software, cfg.Revision = bi.Version, bi.Revision
+	if bi.Modified {
+		cfg.Revision += "+modified"
 	}
 	enc := json.NewEncoder(stdout)
 	cfg.Progress = func(e runner.Event) {

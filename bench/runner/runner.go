@@ -34,8 +34,9 @@ type Config struct {
 	Archive string
 	// Key signs the records.
 	Key crypto.Signer
-	// Software is the bench's version, for the records.
-	Software string
+	// Software and Revision are the bench's version and VCS revision
+	// (bench/buildinfo), for the records.
+	Software, Revision string
 	// TimeScale scales the device's time in procedures (fixtures/procedure):
 	// 1 (or 0) on real hardware; a simulated lab's own scale otherwise.
 	TimeScale float64
@@ -281,7 +282,7 @@ func (r *fixtureRun) runCase(ctx context.Context, st *suite.Suite, c *suite.Case
 func (r *fixtureRun) record(l *lease.Lease) *results.Record {
 	host, _ := os.Hostname()
 	rec := &results.Record{
-		Bench:   results.Bench{Name: r.cfg.Bench.ID, Host: host, Software: r.cfg.Software},
+		Bench:   results.Bench{Name: r.cfg.Bench.ID, Host: host, Software: r.cfg.Software, Revision: r.cfg.Revision},
 		Fixture: results.Fixture{Name: r.f.Name},
 		Device:  results.Device{Model: "unknown"},
 	}
