@@ -79,6 +79,24 @@ func TestRunThroughTheBinary(t *testing.T) {
 	if code, o, e := runBin(t, nil, "verify", "--key", filepath.Join(dir, "bench.pub"), filepath.Join(dir, "archive")); code != 0 {
 		t.Fatalf("the run's archive does not verify: %d\n%s%s", code, o, e)
 	}
+	// A record made on the simulated lab says so, down to the GPIO driver.
+	recs, _ := filepath.Glob(filepath.Join(dir, "archive", "runs", "*", "record.json"))
+	if len(recs) != 3 {
+		t.Fatalf("records: %v", recs)
+	}
+	for _, p := range recs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec results.Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Fixture.Simulated || rec.Fixture.Parts[0].Driver != "github.com/certbench/certbench/fixtures/sim/gpiosock" {
+			t.Errorf("%s: %+v", p, rec.Fixture)
+		}
+	}
 	// A second run on one fixture, good unit only: exit 0.
 	if code, o, e := runBin(t, nil, "run", "-c", benchFile, "-f", "cam-1", "-s", "debug-interfaces"); code != 0 {
 		t.Fatalf("good unit alone: exit %d\n%s%s", code, o, e)

@@ -200,6 +200,28 @@ type Bench struct {
 type Fixture struct {
 	Name    string `json:"name"`
 	Profile string `json:"profile,omitempty"` // device profile that drove it
+	// Simulated is true when any part that served the fixture belongs to
+	// the simulated lab (its GPIO lines): such a record certifies nothing
+	// about real hardware, and every report says so.
+	Simulated bool `json:"simulated,omitempty"`
+	// Parts are what served the fixture: its power switch, button and
+	// console, each with the driver behind it.
+	Parts []Part `json:"parts,omitempty"`
+}
+
+// Part is one piece of equipment that served a fixture during the run.
+type Part struct {
+	Role string `json:"role"` // "power", "button" or "console"
+	Kind string `json:"kind"` // "gpio-relay", "power-command", "gpio-button", "serial", "tcp"
+	// Name is what the bench file names: a GPIO line, a command's program,
+	// a serial port path or USB VID:PID, a serial server's address.
+	Name string `json:"name"`
+	// Driver is the Go package that served it: the GPIO driver periph
+	// handed the line out from, go.bug.st/serial, net.
+	Driver string `json:"driver,omitempty"`
+	// Identity is what the port resolved to when it was opened (device
+	// node, major:minor, USB vendor, product and serial number).
+	Identity map[string]string `json:"identity,omitempty"`
 }
 
 // Device is the unit under test, as the bench found it (banner, label) or as

@@ -314,6 +314,7 @@ func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *sui
 		return nil, nil, err
 	}
 	r.safe = append(r.safe, sw)
+	rec.Fixture.Parts = append(rec.Fixture.Parts, powerPart(f, sw))
 	var btn suite.Button
 	var procBtn procedure.Button
 	if b, err := Button(f, plog); err != nil {
@@ -321,7 +322,9 @@ func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *sui
 	} else if b != nil {
 		r.safe = append(r.safe, b)
 		btn, procBtn = b, b
+		rec.Fixture.Parts = append(rec.Fixture.Parts, buttonPart(f, b))
 	}
+	rec.Fixture.Simulated = simulated(rec.Fixture.Parts)
 	if err := sw.SafeState(); err != nil { // a known start: the device is at its safe level
 		return nil, nil, err
 	}
@@ -353,6 +356,7 @@ func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *sui
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the console of fixture %q: %w", f.Name, err)
 	}
+	rec.Fixture.Parts = append(rec.Fixture.Parts, consolePart(f))
 	procs, err := procedure.New(f.Profile, r.con, label, procedure.WithPower(sw), procedure.WithButton(procBtn), procedure.WithTimeScale(r.cfg.TimeScale))
 	if err != nil {
 		return nil, nil, err

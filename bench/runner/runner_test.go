@@ -114,6 +114,12 @@ func TestUARTShellCaseAgainstTheLab(t *testing.T) {
 	if r := got["rt-boot debug-interfaces/uart-shell-needs-auth"].Reason; !strings.Contains(r, "bootloader") {
 		t.Errorf("open bootloader reason: %q", r)
 	}
+	for _, o := range outs {
+		fx := o.Record.Fixture
+		if !fx.Simulated || len(fx.Parts) != 3 || fx.Parts[0].Driver != "github.com/certbench/certbench/fixtures/sim" {
+			t.Errorf("%s: a record of the simulated lab does not say so: %+v", o.Fixture, fx)
+		}
+	}
 	if code := runner.ExitCode(outs); code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -185,3 +186,27 @@ func LineName(name string) (string, error) {
 		p = r.Real()
 	}
 }
+
+// Driver names what serves a GPIO line: the Go package of the pin periph's
+// registry handed out ("periph.io/x/host/v3/gpioioctl" on a Raspberry Pi,
+// the simulated lab's own package in the sim). A record carries it, so a
+// run against simulated lines can never pass for one on real hardware.
+func Driver(p gpio.PinOut) string {
+	if p == nil {
+		return ""
+	}
+	t := reflect.TypeOf(p)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.PkgPath() == "" {
+		return t.String()
+	}
+	return t.PkgPath()
+}
+
+// Driver is the package serving the relay's line (see Driver).
+func (r *Relay) Driver() string { return Driver(r.line) }
+
+// Driver is the package serving the button's line (see Driver).
+func (b *Button) Driver() string { return Driver(b.line) }
