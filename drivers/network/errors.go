@@ -26,6 +26,9 @@ var (
 	// ErrLocked: the device refused because logins are locked (brute-force
 	// prevention): a lockout message, HTTP 429, and the like.
 	ErrLocked = errors.New("locked out")
+	// ErrNoLogin: the device gave access without asking for credentials
+	// (a shell before any login prompt, a page served without a challenge).
+	ErrNoLogin = errors.New("access given without a login")
 	// ErrNotAuthorized: MQTT CONNACK 5: the credentials were not accepted
 	// as authorising this client (brokers differ on when they say 4 or 5).
 	ErrNotAuthorized = errors.New("not authorized")

@@ -72,8 +72,6 @@ func (t *Telnet) Login(ctx context.Context, user, password string) error {
 	return c.Login(ctx, user, password)
 }
 
-// ErrNoLogin: the device offered its shell without asking who is there.
-var ErrNoLogin = errors.New("shell offered without a login")
 
 // TelnetConn is one telnet connection. It is not safe for concurrent use.
 type TelnetConn struct {
