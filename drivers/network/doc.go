@@ -50,7 +50,8 @@
 // MD5 and SHA-256, qop auth) and form login. Redirects are never followed:
 // a form's success is told by a status, a Location or a body pattern the
 // caller gives (the profile or the declarations), its refusal by 401/403 or
-// a failure pattern. Get fetches a page without credentials, to check the
+// a failure pattern. For https, give a Client whose transport accepts the
+// device's certificate (often self-signed); its SHA-256 is recorded. Get fetches a page without credentials, to check the
 // declared public paths and that the others are guarded.
 //
 // # SSH
@@ -76,7 +77,8 @@
 // is tx (bench to device), rx (device to bench) or event. Bytes that are
 // not UTF-8 (telnet option replies) are in b64 instead of text. Events:
 // connect, close (who closed), hostkey (ssh: "ssh-ed25519 SHA256:..."),
-// note, and outcome ("ok" or the error's text), one per probe.
+// tlscert (https: "SHA256:HEX SUBJECT" of the device's certificate,
+// recorded, never checked), note, and outcome ("ok" or the error's text), one per probe.
 //
 // Passwords never appear: where one was sent the text holds the marker
 // "<redacted>" and the record says "redacted": true (the marker is never

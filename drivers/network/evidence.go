@@ -40,6 +40,7 @@ const (
 	EventConnect = "connect" // Detail: local and remote address
 	EventClose   = "close"   // Detail: who closed, or why
 	EventHostKey = "hostkey" // ssh: Detail "ssh-ed25519 SHA256:..."
+	EventTLSCert = "tlscert" // https: Detail "SHA256:HEX SUBJECT" of the leaf certificate
 	EventOutcome = "outcome" // Detail: "ok" or the error's kind and the device's words
 	EventNote    = "note"
 )
@@ -106,6 +107,8 @@ type exchange struct {
 	addr   string
 	conn   int64
 	secret []string // redacted wherever they appear, rx too
+
+	tlsSeen bool // the certificate is recorded once per exchange
 }
 
 func (r *Recorder) open(proto, addr string, secrets ...string) *exchange {

@@ -2,7 +2,9 @@ package network
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -232,6 +234,12 @@ func (h *HTTP) do(ctx context.Context, x *exchange, op, user, method, path strin
 		return nil, fail(classify(ctx, err), err)
 	}
 	defer res.Body.Close()
+	if res.TLS != nil && len(res.TLS.PeerCertificates) > 0 && !x.tlsSeen {
+		// Recorded, never checked, like an SSH host key.
+		x.tlsSeen = true
+		sum := sha256.Sum256(res.TLS.PeerCertificates[0].Raw)
+		x.event(EventTLSCert, "SHA256:"+hex.EncodeToString(sum[:])+" "+res.TLS.PeerCertificates[0].Subject.String())
+	}
 	data, rerr := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	var a strings.Builder
 	fmt.Fprintf(&a, "%s %s\r\n", res.Proto, res.Status)

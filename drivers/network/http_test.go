@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -177,5 +178,21 @@ func TestHTTPFaults(t *testing.T) {
 	resp, err := h.Get(ctx, "/basic")
 	if err != nil || resp.Status != http.StatusUnauthorized {
 		t.Errorf("get: %v %v", resp, err)
+	}
+}
+
+// TestHTTPSRecordsCertificate: over https the device's certificate is
+// recorded by its SHA-256, not checked.
+func TestHTTPSRecordsCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer((&webDevice{password: "Label-Pass-42"}).handler())
+	defer srv.Close()
+	var ev evidence
+	h := &HTTP{Base: srv.URL, Client: srv.Client(), Rec: NewRecorder(&ev, time.Time{})}
+	if _, err := h.Basic(t.Context(), "GET", "/basic", "admin", "Label-Pass-42"); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(srv.Certificate().Raw)
+	if want := `"event":"tlscert","detail":"SHA256:` + hex.EncodeToString(sum[:]); !strings.Contains(ev.String(), want) {
+		t.Errorf("no %s in:\n%s", want, ev.String())
 	}
 }

@@ -72,7 +72,6 @@ func (t *Telnet) Login(ctx context.Context, user, password string) error {
 	return c.Login(ctx, user, password)
 }
 
-
 // TelnetConn is one telnet connection. It is not safe for concurrent use.
 type TelnetConn struct {
 	t   *Telnet
