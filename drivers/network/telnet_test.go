@@ -158,6 +158,17 @@ func TestTelnetOutcomes(t *testing.T) {
 			t.Fatalf("got %v, want credentials refused", err)
 		}
 	})
+	t.Run("short password redacted where sent", func(t *testing.T) {
+		// Too short to be searched for in the device's text, so only the
+		// send's own redaction keeps it out.
+		addr := startTelnet(t, &telnetServer{password: "correct-horse"})
+		var ev evidence
+		err := (&Telnet{Addr: addr, Prompts: shellPrompts, Rec: NewRecorder(&ev, time.Time{})}).Login(ctx, "admin", "q7Z")
+		if !errors.Is(err, ErrDenied) {
+			t.Fatalf("got %v", err)
+		}
+		ev.noSecret(t, "q7Z")
+	})
 	t.Run("denied without a failed prompt", func(t *testing.T) {
 		addr := startTelnet(t, &telnetServer{password: "correct-horse"})
 		p := shellPrompts
