@@ -100,9 +100,12 @@ func (h *HTTP) Get(ctx context.Context, path string) (*Response, error) {
 }
 
 // Basic requests path with HTTP Basic credentials. It returns the answer
-// and nil for a 2xx or 3xx; otherwise an *Error: ErrDenied (401, 403),
+// and nil for a 2xx; otherwise an *Error: ErrDenied (401, 403),
 // ErrLocked (the lock's status or body; RetryAfter from the header),
-// ErrUnavailable (503), ErrUnexpected, or a transport kind.
+// ErrUnavailable (503), ErrUnexpected (a redirect, often to a login page,
+// and any other status), or a transport kind. A 2xx proves the credentials
+// only on a path that refuses a request without them: check it with Get
+// first (a public page answers 200 to any password).
 func (h *HTTP) Basic(ctx context.Context, method, path, user, password string) (*Response, error) {
 	x := h.Rec.open("http", h.host(), password)
 	op := "http basic " + method + " " + path
@@ -311,8 +314,11 @@ func (h *HTTP) judge(op, user string, r *Response, f *Form) error {
 	said := strconv.Itoa(r.Status)
 	if f == nil {
 		switch {
-		case r.Status/100 == 2 || r.Status/100 == 3:
+		case r.Status/100 == 2:
 			return nil
+		case r.Status/100 == 3:
+			// Often to a login page: not a success to claim.
+			return fail(ErrUnexpected, said+" to "+r.Header.Get("Location"))
 		case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
 			return fail(ErrDenied, said)
 		case r.Status == http.StatusServiceUnavailable:

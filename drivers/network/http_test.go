@@ -86,6 +86,7 @@ func (d *webDevice) handler() http.Handler {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	})
+	mux.HandleFunc("/redir", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/login.html", http.StatusFound) })
 	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
 	mux.HandleFunc("/oops", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "oops", http.StatusInternalServerError) })
 	return mux
@@ -147,6 +148,7 @@ func TestHTTPFaults(t *testing.T) {
 	}{
 		{"/busy", ErrUnavailable},
 		{"/oops", ErrUnexpected},
+		{"/redir", ErrUnexpected}, // to a login page: no success
 		{"/reset", ErrClosed},
 	} {
 		if _, err := h.Basic(ctx, "GET", tc.path, "admin", "x"); !errors.Is(err, tc.want) {
