@@ -34,10 +34,14 @@ type Strategy struct {
 }
 
 type strategyConsole interface {
-	SendLine(ctx context.Context, s string) error
-	Expect(ctx context.Context, timeout time.Duration, patterns ...console.Pattern) (*console.Match, error)
+	Watch(patterns ...console.Pattern) *console.Watch
 	Note(detail string)
 }
+
+// marker is a console that can end what earlier output may answer (see
+// console.Console.Mark): after a power cut, a prompt the last boot printed
+// must not answer a wait for this one.
+type marker interface{ Mark(reason string) }
 
 // State is where the strategy believes the device is; "" means unknown.
 func (s *Strategy) State() suite.State { return s.state }
@@ -87,28 +91,39 @@ func (s *Strategy) reach(ctx context.Context, want suite.State) error {
 	return fmt.Errorf("unknown state %q", want)
 }
 
-// boot power-cycles (or switches on) the device and waits for its login
-// prompt, sending nothing until then: a key in the autoboot window would stop
-// the boot. It leaves a fresh prompt pending for the case: the one it saw is
-// consumed, so it asks for another once the boot is over.
+// boot switches the device off (unless it is) and on, and waits for its
+// login prompt, sending nothing: a key in the autoboot window would stop the
+// boot. It watches for the prompt rather than waiting for it, so the prompt
+// stays unread for the case (the profile's login procedure starts by
+// waiting for it), and no Enter is needed to ask for another, which a getty
+// flushing its input would drop.
 func (s *Strategy) boot(ctx context.Context) error {
-	var err error
-	if s.state == suite.Off {
-		err = s.Power.On(ctx)
-	} else {
-		err = s.Power.Cycle(ctx)
+	if s.state != suite.Off {
+		if err := s.Power.Off(ctx); err != nil {
+			return err
+		}
 	}
-	if err != nil {
+	if m, ok := s.Console.(marker); ok {
+		m.Mark("strategy: power off: output before this is the last boot's")
+	}
+	w := s.Console.Watch(s.Login)
+	defer w.Stop()
+	if err := s.Power.On(ctx); err != nil {
 		return err
 	}
-	s.Console.Note("strategy: power switched, waiting for the login prompt")
-	if _, err := s.Console.Expect(ctx, s.BootTimeout, s.Login); err != nil {
-		return fmt.Errorf("boot to the login prompt: %w", err)
+	s.Console.Note("strategy: power on, watching for the login prompt")
+	t := time.NewTimer(s.BootTimeout)
+	defer t.Stop()
+	select {
+	case <-w.Fired():
+		return nil
+	case <-w.Broken():
+		return fmt.Errorf("boot to the login prompt: %w", w.Err())
+	case <-t.C:
+		return fmt.Errorf("boot to the login prompt: no %s within %s", s.Login, s.BootTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if err := s.Console.SendLine(ctx, ""); err != nil {
-		return err
-	}
-	return nil
 }
 
 func orUnnamed(prompt string) string {
