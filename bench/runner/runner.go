@@ -231,10 +231,17 @@ func (r *fixtureRun) run(ctx context.Context) (out Outcome) {
 	}()
 
 	sess, strat, err := r.wire(ctx, rec)
+	if err == nil {
+		err = r.identify(ctx, strat, strat.Procs, rec.Device.Serial, rec)
+	}
 	if err != nil {
 		rec.Reason = err.Error()
 		rec.Cases = notRun(rec.Cases, r.cfg.Suites, r.cfg.Cases, "")
-		rec.Cases = errored(rec.Cases, "bench fault: "+err.Error())
+		if ctx.Err() == nil {
+			rec.Cases = errored(rec.Cases, "the run could not start: "+err.Error())
+		} else {
+			rec.Reason = "interrupted: " + context.Cause(ctx).Error()
+		}
 		return out
 	}
 	for _, st := range r.cfg.Suites {

@@ -3,7 +3,9 @@ package runner_test
 import (
 	"context"
 	"crypto"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -179,5 +181,80 @@ func TestCancelledRunIsSealedAsInterrupted(t *testing.T) {
 	vr, err := results.Verify(filepath.Join(l.dir, "archive"), results.VerifyOptions{Keys: []crypto.PublicKey{l.key.Public()}})
 	if err != nil || !vr.OK() {
 		t.Fatalf("archive does not verify: %v %+v", err, vr)
+	}
+}
+
+// identifyProfile adds an identify procedure to the lab's copy of the
+// example profile: it reads the banner the unit prints while it boots.
+func (l *lab) identifyProfile(t *testing.T, labelSerial string) {
+	t.Helper()
+	dir := filepath.Join(l.dir, "lab")
+	prof := filepath.Join(dir, "profiles", "simcam-sc100.yaml")
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, []byte(`
+  identify:
+    - expect: '(?P<model>SimCam \S+) firmware (?P<version>[0-9.]+) +serial (?P<serial>\S+)\n'
+      timeout: 5m
+`)...)
+	if err := os.WriteFile(prof, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bench := filepath.Join(dir, "bench.yaml")
+	if labelSerial != "" {
+		bf, err := os.ReadFile(bench)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(`serial: [A-Z0-9]+`)
+		if err := os.WriteFile(bench, re.ReplaceAll(bf, []byte("serial: "+labelSerial)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.bench, err = fixtures.LoadBench(bench); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIdentityIsReadFromTheUnit(t *testing.T) {
+	l := startLab(t, sim.UnitConfig{Name: "rt-id"})
+	l.identifyProfile(t, "")
+	outs, err := runner.Run(t.Context(), l.config(debug.Suite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := outs[0]
+	if o.Err != nil || o.Record == nil {
+		t.Fatal(o.Err)
+	}
+	d := o.Record.Device
+	if d.Model != "SimCam SC-100" || d.Firmware.Version != "1.4.2" || d.Serial != l.bench.Fixtures[0].Label.Serial {
+		t.Fatalf("device block %+v", d)
+	}
+	if o.Record.Verdict != results.Pass {
+		t.Fatalf("verdict %s: %+v", o.Record.Verdict, o.Record.Cases)
+	}
+}
+
+func TestWrongUnitStopsTheRunAsError(t *testing.T) {
+	l := startLab(t, sim.UnitConfig{Name: "rt-wrong"})
+	l.identifyProfile(t, "SC100-NOTTHISONE")
+	outs, err := runner.Run(t.Context(), l.config(debug.Suite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := outs[0].Record
+	if rec == nil {
+		t.Fatal(outs[0].Err)
+	}
+	if rec.Verdict != results.Error || !strings.Contains(rec.Reason, "the label says SC100-NOTTHISONE") {
+		t.Fatalf("a unit that is not the label's: %s %q", rec.Verdict, rec.Reason)
+	}
+	for _, c := range rec.Cases {
+		if c.Verdict != results.Error || !strings.Contains(c.Reason, "wrong unit") {
+			t.Fatalf("case %s: %s %q", c.ID, c.Verdict, c.Reason)
+		}
 	}
 }

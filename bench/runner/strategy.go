@@ -97,7 +97,20 @@ func (s *Strategy) reach(ctx context.Context, want suite.State) error {
 // stays unread for the case (the profile's login procedure starts by
 // waiting for it), and no Enter is needed to ask for another, which a getty
 // flushing its input would drop.
-func (s *Strategy) boot(ctx context.Context) error {
+func (s *Strategy) boot(ctx context.Context) error { return s.BootWith(ctx, nil) }
+
+// BootWith boots the device as boot does and runs during while it boots
+// (reading the banner it prints on the way, say); the login prompt is
+// watched for from before power-on, so during cannot make it be missed.
+// The device is then in the booted state.
+func (s *Strategy) BootWith(ctx context.Context, during func(context.Context) error) (err error) {
+	defer func() {
+		if err != nil {
+			s.state = ""
+		} else {
+			s.state = suite.Booted
+		}
+	}()
 	if s.state != suite.Off {
 		if err := s.Power.Off(ctx); err != nil {
 			return err
@@ -113,6 +126,11 @@ func (s *Strategy) boot(ctx context.Context) error {
 	}
 	s.Console.Note("strategy: power on, watching for the login prompt")
 	t := time.NewTimer(s.BootTimeout)
+	if during != nil {
+		if err := during(ctx); err != nil {
+			return err
+		}
+	}
 	defer t.Stop()
 	select {
 	case <-w.Fired():
