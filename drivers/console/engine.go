@@ -80,6 +80,29 @@ func (s *stream) cut(gap error) {
 	}
 }
 
+// mark ends what may be matched: the next wait, and the one in flight,
+// see only output from here on. Watches saw everything and go on, but no
+// match of theirs spans the mark either.
+func (s *stream) mark() {
+	end := s.end()
+	s.consumed = end
+	s.norm = normalizer{} // a sequence cut off by the mark does not eat what follows
+	if w := s.wait; w != nil {
+		w.start = end
+		for _, sc := range w.want {
+			sc.reset(end)
+		}
+		for _, sc := range w.not {
+			sc.reset(end)
+		}
+	}
+	for _, w := range s.watches {
+		for _, sc := range w.scanners {
+			sc.reset(end)
+		}
+	}
+}
+
 // scan runs the watches and the wait over the new output.
 func (s *stream) scan() {
 	var fired *Watch
