@@ -36,12 +36,22 @@ type Config struct {
 	// MaxBackoff caps the wait between attempts to reopen a lost port;
 	// default 2s. Attempts start 20ms apart and double.
 	MaxBackoff time.Duration
+
+	// For Login (see there). PromptQuiet is how long it waits for a
+	// login prompt before asking for one (default 1s); AnswerDelay a
+	// pause before each answer; RequireEchoOff makes an echoed password
+	// an error (ErrEchoed); Settle the settle time of its waits.
+	PromptQuiet    time.Duration
+	AnswerDelay    time.Duration
+	RequireEchoOff bool
+	Settle         time.Duration
 }
 
 // Prompts are what a device prints around a login, from its profile.
 // Login and Shell are required for Login; Shell lets Run resynchronize on
 // the prompt after each command. The others are optional.
 type Prompts struct {
+	Autoboot Pattern // the bootloader's "hit any key" window: Login sends nothing while it may show
 	Login    Pattern // e.g. Literal("login: ")
 	Password Pattern // e.g. Literal("Password: ")
 	Shell    Pattern // e.g. MustRegexp(`[#$] $`)
@@ -419,6 +429,14 @@ type Wait struct {
 	For     []Pattern
 	Not     []Pattern
 	Timeout time.Duration
+	// Settle lets patterns listed earlier outrank later ones when one's
+	// text is the start of another's ("Login incorrect", and just after
+	// it "Too many failed login attempts"): when a pattern other than the
+	// first matches, the wait goes on for Settle, and a pattern listed
+	// before it that matches meanwhile (after the wait's start) wins.
+	// Without one, the first match stands. Zero: the first match ends
+	// the wait at once.
+	Settle time.Duration
 }
 
 // Expect waits up to timeout for the first of patterns. See Wait.
@@ -470,7 +488,7 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 	// return, but if its time runs out, the gap, not the device, is why.
 	lostAtStart, gapsAtStart := c.lost, c.st.gaps
 	start := max(c.st.consumed, c.st.base)
-	wt := &waiter{start: start, done: make(chan struct{})}
+	wt := &waiter{start: start, done: make(chan struct{}), settle: w.Settle, settling: make(chan struct{})}
 	wt.want = c.st.newScanners(w.For, false, start)
 	wt.not = c.st.newScanners(w.Not, true, start)
 	c.st.wait = wt
@@ -490,14 +508,31 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 		timeout = t.C
 	}
 	var why error
-	select {
-	case <-wt.done:
-	case <-timeout:
-	case <-ctx.Done():
-		why = ctx.Err()
+	settling := wt.settling
+wait:
+	for {
+		select {
+		case <-wt.done:
+		case <-timeout:
+		case <-ctx.Done():
+			why = ctx.Err()
+		case <-settling:
+			// A match is pending; give earlier patterns Settle to appear.
+			settling = nil
+			t := time.NewTimer(w.Settle)
+			defer t.Stop()
+			timeout = t.C
+			continue wait
+		}
+		break
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if why == nil {
+		// Time is up: a pending match (settled), or one held back for a
+		// delimiter that never came, is the answer.
+		c.st.settled(wt)
+	}
 	select {
 	case <-wt.done: // finished, possibly while the timer fired
 		if wt.err != nil {
