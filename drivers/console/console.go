@@ -429,14 +429,16 @@ type Wait struct {
 	For     []Pattern
 	Not     []Pattern
 	Timeout time.Duration
-	// Settle lets patterns listed earlier outrank later ones when one's
-	// text is the start of another's ("Login incorrect", and just after
-	// it "Too many failed login attempts"): when a pattern other than the
-	// first matches, the wait goes on for Settle, and a pattern listed
-	// before it that matches meanwhile (after the wait's start) wins.
-	// Without one, the first match stands. Zero: the first match ends
-	// the wait at once.
-	Settle time.Duration
+	// Settle and Priority settle alternatives whose text is the start of
+	// what another prints next ("Login incorrect", and right after it
+	// "Too many failed login attempts"): when a pattern matches that a
+	// pattern of higher Priority (by index of For; missing means 0)
+	// outranks, the wait goes on for up to Settle, and the first match of
+	// a higher-priority pattern meanwhile (anywhere after the wait's
+	// start) wins; otherwise the first match stands once Settle has
+	// passed. A match no other pattern outranks ends the wait at once.
+	Settle   time.Duration
+	Priority []int
 }
 
 // Expect waits up to timeout for the first of patterns. See Wait.
@@ -488,7 +490,7 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 	// return, but if its time runs out, the gap, not the device, is why.
 	lostAtStart, gapsAtStart := c.lost, c.st.gaps
 	start := max(c.st.consumed, c.st.base)
-	wt := &waiter{start: start, done: make(chan struct{}), settle: w.Settle, settling: make(chan struct{})}
+	wt := &waiter{start: start, done: make(chan struct{}), settle: w.Settle, priority: w.Priority, settling: make(chan struct{})}
 	wt.want = c.st.newScanners(w.For, false, start)
 	wt.not = c.st.newScanners(w.Not, true, start)
 	c.st.wait = wt

@@ -129,9 +129,14 @@ func (s *stream) scan() {
 		return
 	}
 	if wt.pending != nil {
-		// Settling: only a pattern listed before the one that matched
-		// can still win.
-		if h, sc, ok := s.first(wt.want[:wt.pendingSc], nil); ok {
+		// Settling: only a pattern of higher priority can still win.
+		var higher []*scanner
+		for _, sc := range wt.want {
+			if wt.prio(sc) > wt.prio(wt.pending) {
+				higher = append(higher, sc)
+			}
+		}
+		if h, sc, ok := s.first(higher, nil); ok {
 			s.accept(wt, h, sc)
 		}
 		return
@@ -144,14 +149,21 @@ func (s *stream) scan() {
 		return
 	case sc.not:
 		wt.finish(nil, &UnwantedError{Match: s.match(h, sc, wt.start)})
-	case wt.settle > 0 && sc != wt.want[0]:
-		// A pattern listed earlier may still appear and outrank it.
-		wt.pending, wt.pendingHit = sc, h
-		for i, w := range wt.want {
-			if w == sc {
-				wt.pendingSc = i
+	case wt.settle > 0 && wt.outranked(sc):
+		// A pattern of higher priority may still appear and win; it may
+		// have already, later in the same output.
+		var best hit
+		var bestSc *scanner
+		for _, o := range wt.want {
+			if o.hitNow && wt.prio(o) > wt.prio(sc) && (bestSc == nil || o.hit.end < best.end) {
+				best, bestSc = o.hit, o
 			}
 		}
+		if bestSc != nil {
+			s.accept(wt, best, bestSc)
+			return
+		}
+		wt.pending, wt.pendingHit = sc, h
 		close(wt.settling)
 		return
 	default:
@@ -201,7 +213,9 @@ func (s *stream) first(want, not []*scanner) (hit, *scanner, bool) {
 	var bestSc *scanner
 	for _, list := range [2][]*scanner{not, want} {
 		for _, sc := range list {
-			if h, ok := sc.next(s); ok && (bestSc == nil || h.end < best.end) {
+			h, ok := sc.next(s)
+			sc.hit, sc.hitNow = h, ok
+			if ok && (bestSc == nil || h.end < best.end) {
 				best, bestSc = h, sc
 			}
 		}
@@ -261,14 +275,30 @@ type waiter struct {
 	m         *Match
 	err       error
 
-	// With settle, a match of any but the first pattern is pending
-	// (settling is closed) until settle has passed or an earlier pattern
-	// matched.
+	// With settle, a match of a pattern that another outranks is
+	// pending (settling is closed) until settle has passed or one of
+	// higher priority matched.
 	settle     time.Duration
+	priority   []int // by pattern index; missing: 0
 	settling   chan struct{}
 	pending    *scanner
 	pendingHit hit
-	pendingSc  int // index of pending in want
+}
+
+func (w *waiter) prio(sc *scanner) int {
+	if sc.index < len(w.priority) {
+		return w.priority[sc.index]
+	}
+	return 0
+}
+
+func (w *waiter) outranked(sc *scanner) bool {
+	for _, o := range w.want {
+		if w.prio(o) > w.prio(sc) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *waiter) finish(m *Match, err error) {
@@ -288,7 +318,9 @@ type scanner struct {
 	p       Pattern
 	index   int
 	not     bool
-	held    *hit   // a match ending at the end of the output, held for a delimiter
+	held    *hit // a match ending at the end of the output, held for a delimiter
+	hit     hit  // what the last pass found, if hitNow
+	hitNow  bool
 	from    int64  // no match starts before this offset
 	done    int64  // matches ending before this offset have been looked for
 	occ     int64  // start of the last occurrence of p.need seen, or -1

@@ -159,15 +159,15 @@ func TestLoginAnswerDelay(t *testing.T) {
 }
 
 // When one alternative's text is the start of what follows (a failure
-// message, then the lockout message), a settle time lets the one listed
-// first win.
+// message, then the lockout message), a settle time lets the one of
+// higher priority win.
 func TestSettleLetsAnEarlierPatternWin(t *testing.T) {
 	l := openPTY(t, console.Config{})
 	lockout, failed := console.Literal("Too many failed login attempts"), console.Literal("Login incorrect")
 	registered := inFlight(l.c)
 	got := make(chan *console.Match, 1)
 	go func() {
-		m, err := l.c.Wait(ctx, console.Wait{For: []console.Pattern{lockout, failed}, Timeout: guard, Settle: guard})
+		m, err := l.c.Wait(ctx, console.Wait{For: []console.Pattern{failed, lockout}, Timeout: guard, Settle: guard, Priority: []int{0, 1}})
 		if err != nil {
 			t.Error(err)
 		}
@@ -177,13 +177,13 @@ func TestSettleLetsAnEarlierPatternWin(t *testing.T) {
 	l.far().Write("Login incorrect\r\n")
 	l.tr.waitFor(t, "the failure", func(rs []console.Record) bool { return len(stream(t, rs, "rx")) > 0 })
 	l.far().Write("Too many failed login attempts\r\n")
-	if m := <-got; m == nil || m.Index != 0 {
+	if m := <-got; m == nil || m.Index != 1 {
 		t.Fatalf("the lockout should outrank the failure printed before it: %+v", m)
 	}
 	// Without an earlier pattern appearing, the match stands after Settle.
 	l.far().Write("Login incorrect\r\n")
-	m, err := l.c.Wait(ctx, console.Wait{For: []console.Pattern{lockout, failed}, Timeout: guard, Settle: time.Millisecond})
-	if err != nil || m.Index != 1 {
+	m, err := l.c.Wait(ctx, console.Wait{For: []console.Pattern{failed, lockout}, Timeout: guard, Settle: time.Millisecond, Priority: []int{0, 1}})
+	if err != nil || m.Index != 0 {
 		t.Fatalf("settled on %+v, %v; want the failure", m, err)
 	}
 }
@@ -215,5 +215,36 @@ func TestCaptureWaitsForTheEndOfARun(t *testing.T) {
 	m, err := l.c.Expect(ctx, 20*time.Millisecond, console.MustRegexp(`slot (?P<slot>[AB]) (?P<state>[a-z]+)`))
 	if err != nil || m.Groups["state"] != "pending" {
 		t.Fatalf("at the end of the time: %+v, %v", m, err)
+	}
+}
+
+// A locked-out device prints the failure, then the lockout: with Settle,
+// Login reports the lockout, not an incorrect password.
+func TestLoginSettlesOnTheLockout(t *testing.T) {
+	ps := prompts
+	ps.Lockout = console.Literal("Too many failed login attempts")
+	l := openPTY(t, console.Config{Prompts: ps, Settle: guard})
+	far := l.far()
+	dev := make(chan error, 1)
+	go func() {
+		dev <- func() error {
+			far.Write("gw login: ")
+			if _, err := far.ReadLine(guard); err != nil {
+				return err
+			}
+			far.Write("root\r\nPassword: ")
+			if _, err := far.ReadLine(guard); err != nil {
+				return err
+			}
+			far.Write("\r\nLogin incorrect\r\n")
+			far.Write("Too many failed login attempts\r\n")
+			return nil
+		}()
+	}()
+	if err := l.c.Login(ctx, "root", "pw", guard); !errors.Is(err, console.ErrLockedOut) {
+		t.Fatalf("want ErrLockedOut, got %v", err)
+	}
+	if err := <-dev; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -49,9 +49,9 @@ import (
 // the unintended attempt ends, lets it end (its "Login incorrect" is not
 // reported), and starts over from a fresh prompt, up to three times.
 //
-// Prompts that are a prefix of one another (a failure message followed by
-// a lockout message) are settled as Wait.Settle says, Lockout outranking
-// Failed, when Config.Settle is set.
+// With Config.Settle set, a prompt that a lockout message may follow (a
+// failure message) is settled as Wait.Settle says, Lockout outranking
+// every other prompt.
 //
 // Config.AnswerDelay paces the answers (busybox login prints its password
 // prompt before it turns echo off, so an answer in the same instant may be
@@ -107,36 +107,27 @@ func (l *login) fail(step string, err error) error {
 func (l *login) wait(ctx context.Context, d time.Duration, kinds ...int) (int, *Match, error) {
 	p := l.c.cfg.Prompts
 	all := [...]Pattern{p.Login, p.Password, p.Shell, p.Failed, p.Lockout}
-	// Lockout first: with Settle, earlier patterns outrank later ones.
-	order := []int{}
-	for _, k := range kinds {
-		if k == kLockout {
-			order = append(order, k)
-		}
-	}
-	for _, k := range kinds {
-		if k != kLockout {
-			order = append(order, k)
-		}
-	}
+	// A failure message (and the login prompt after it) may be followed
+	// by a lockout message: they settle; the others end the wait at once.
 	var ps []Pattern
-	for _, k := range order {
+	var prio []int
+	failed := slices.Contains(kinds, kFailed)
+	for _, k := range kinds {
 		ps = append(ps, all[k])
+		if k == kFailed || failed && k == kLogin {
+			prio = append(prio, 0)
+		} else {
+			prio = append(prio, 1)
+		}
 	}
 	if d == 0 || d > l.left() {
 		d = l.left()
 	}
-	settle := l.c.cfg.Settle
-	if slices.Contains(kinds, kLockout) && !p.Lockout.IsZero() && slices.Contains(kinds, kFailed) {
-		// only then can one prompt outrank another
-	} else {
-		settle = 0
-	}
-	m, err := l.c.Wait(ctx, Wait{For: ps, Timeout: d, Settle: settle})
+	m, err := l.c.Wait(ctx, Wait{For: ps, Timeout: d, Settle: l.c.cfg.Settle, Priority: prio})
 	if err != nil {
 		return 0, nil, sinceStart(err, l.began)
 	}
-	return order[m.Index], m, nil
+	return kinds[m.Index], m, nil
 }
 
 func (l *login) outcome(k int, m *Match) error {
