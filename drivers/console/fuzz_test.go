@@ -123,4 +123,3 @@ func assertions(re *regexp.Regexp) bool {
 	}
 	return has(tree)
 }
-
