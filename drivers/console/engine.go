@@ -214,7 +214,9 @@ func (s *stream) first(want, not []*scanner) (hit, *scanner, bool) {
 	for _, list := range [2][]*scanner{not, want} {
 		for _, sc := range list {
 			h, ok := sc.next(s)
-			sc.hit, sc.hitNow = h, ok
+			if ok || sc.hitNow {
+				sc.hit, sc.hitNow = h, ok // for settling: what else this pass found
+			}
 			if ok && (bestSc == nil || h.end < best.end) {
 				best, bestSc = h, sc
 			}
@@ -340,7 +342,9 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 		return hit{}, false
 	}
 	sc.done = end
-	sc.held = nil
+	if sc.held != nil {
+		sc.held = nil
+	}
 	// A match no wider than width that ends after newStart starts at lo
 	// or later.
 	lo := max(sc.from, s.base, newStart-int64(sc.p.width)+1)

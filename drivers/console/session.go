@@ -70,7 +70,7 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 	var havePrompt bool
 	var why []string
 	for range 3 {
-		err, intended, prompt := l.attempt(ctx, havePrompt)
+		intended, prompt, err := l.attempt(ctx, havePrompt)
 		if intended {
 			return err
 		}
@@ -160,16 +160,16 @@ func (l *login) pause(ctx context.Context) error {
 // attempt makes one login attempt. intended is false when the attempt
 // made was not the one intended (err says why); prompt then says a fresh
 // login prompt has just been matched.
-func (l *login) attempt(ctx context.Context, havePrompt bool) (err error, intended bool, prompt bool) {
+func (l *login) attempt(ctx context.Context, havePrompt bool) (intended, prompt bool, err error) {
 	c := l.c
 	p := c.cfg.Prompts
 	if !havePrompt {
 		k, m, err := l.prompt(ctx)
 		if err != nil {
-			return l.fail("waiting for the login prompt", err), true, false
+			return true, false, l.fail("waiting for the login prompt", err)
 		}
 		if k == kLockout {
-			return l.outcome(k, m), true, false
+			return true, false, l.outcome(k, m)
 		}
 	}
 	// Several prompts may be queued (each newline sent asks for one):
@@ -180,10 +180,10 @@ func (l *login) attempt(ctx context.Context, havePrompt bool) (err error, intend
 		}
 	}
 	if err := l.pause(ctx); err != nil {
-		return l.fail("before sending the user name", err), true, false
+		return true, false, l.fail("before sending the user name", err)
 	}
 	if err := c.SendLine(ctx, l.user); err != nil {
-		return l.fail("sending the user name", err), true, false
+		return true, false, l.fail("sending the user name", err)
 	}
 	var k int
 	var m *Match
@@ -191,7 +191,7 @@ func (l *login) attempt(ctx context.Context, havePrompt bool) (err error, intend
 	for range 10 {
 		k, m, err = l.wait(ctx, 0, kPassword, kShell, kFailed, kLockout, kLogin)
 		if err != nil {
-			return l.fail("waiting for the password prompt", err), true, false
+			return true, false, l.fail("waiting for the password prompt", err)
 		}
 		// A login prompt before the echo of the user name (on a line of
 		// its own, right after the prompt answered) was queued before it
@@ -201,7 +201,7 @@ func (l *login) attempt(ctx context.Context, havePrompt bool) (err error, intend
 		}
 	}
 	if k != kPassword {
-		return l.outcome(k, m), true, false
+		return true, false, l.outcome(k, m)
 	}
 	// The password prompt is for the user the device read: what it echoed
 	// since the login prompt must be the user name and nothing else.
@@ -209,34 +209,34 @@ func (l *login) attempt(ctx context.Context, havePrompt bool) (err error, intend
 		why := fmt.Errorf("the device echoed %q, not the user name, before asking for a password: it took other input as the user name", got)
 		// End that attempt without the password; its outcome is not ours.
 		if err := c.SendLine(ctx, ""); err != nil {
-			return l.fail("ending the unintended attempt", err), true, false
+			return true, false, l.fail("ending the unintended attempt", err)
 		}
 		k, m, err = l.wait(ctx, 0, kShell, kFailed, kLockout, kLogin)
 		switch {
 		case err != nil:
-			return l.fail("waiting for the unintended attempt to end", err), true, false
+			return true, false, l.fail("waiting for the unintended attempt to end", err)
 		case k == kShell:
-			return fmt.Errorf("console %q: login as %q: %w: %v, and that login succeeded: a shell of another user is open", c.cfg.Name, l.user, ErrLoginDisturbed, why), true, false
+			return true, false, fmt.Errorf("console %q: login as %q: %w: %v, and that login succeeded: a shell of another user is open", c.cfg.Name, l.user, ErrLoginDisturbed, why)
 		case k == kLockout:
-			return fmt.Errorf("console %q: login as %q: %w: %v, and the device then said %q", c.cfg.Name, l.user, ErrLoginDisturbed, why, m.Text), true, false
+			return true, false, fmt.Errorf("console %q: login as %q: %w: %v, and the device then said %q", c.cfg.Name, l.user, ErrLoginDisturbed, why, m.Text)
 		}
-		return why, false, k == kLogin
+		return false, k == kLogin, why
 	}
 	if err := l.pause(ctx); err != nil {
-		return l.fail("before sending the password", err), true, false
+		return true, false, l.fail("before sending the password", err)
 	}
 	if err := c.SendLine(ctx, l.password); err != nil {
-		return l.fail("sending the password", err), true, false
+		return true, false, l.fail("sending the password", err)
 	}
 	k, m, err = l.wait(ctx, 0, kShell, kFailed, kLockout, kLogin)
 	if err != nil {
-		return l.fail("waiting for the shell prompt", err), true, false
+		return true, false, l.fail("waiting for the shell prompt", err)
 	}
 	out := l.outcome(k, m)
 	if c.cfg.RequireEchoOff && l.password != "" && strings.Contains(m.Before, l.password) {
-		return &EchoError{Console: c.cfg.Name, User: l.user, Outcome: out}, true, false
+		return true, false, &EchoError{Console: c.cfg.Name, User: l.user, Outcome: out}
 	}
-	return out, true, false
+	return true, false, out
 }
 
 // prompt gets a login prompt nobody has read: one pending, one that comes
