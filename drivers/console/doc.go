@@ -118,7 +118,8 @@
 // # Logging in and running commands
 //
 // Login (session.go) answers only a login prompt nobody has read, asking
-// for one with a newline when none is pending unless the bootloader's
+// for one with a newline when none is pending unless the device may not be
+// listening yet (nothing printed since a power cut) or the bootloader's
 // autoboot window may be open; it checks the echo of the user name before
 // it answers a password prompt, and starts over rather than send the
 // password to a user it did not name. Run delimits a command's output by a

@@ -439,21 +439,27 @@ func asciiLower(dst, src []byte) []byte {
 	return dst
 }
 
-// autobootShowing says why a key sent now might land in a bootloader's
-// autoboot window (p), or "" if it cannot. Called with the console's mu.
-func (s *stream) autobootShowing(p Pattern) string {
-	if p.IsZero() {
-		return ""
-	}
+// whyNotAsk says why a key sent now might do harm, or "" if it cannot:
+// after a Mark or a gap (a power cut, a device coming back), a device that
+// has printed no line since may not be listening yet, or its bootloader
+// may be about to open its autoboot window (p); and a key must never land
+// in that window. Called with the console's mu.
+func (s *stream) whyNotAsk(p Pattern) string {
 	from, marked := s.base, s.markAt >= s.base
 	if marked {
 		from = s.markAt
 	}
 	text := s.text(from, s.end())
+	if marked && bytes.IndexByte(text, '\n') < 0 {
+		return "since the last mark or gap (a power cut?) the device has printed no line: it may not be listening yet, or its bootloader about to wait for a key"
+	}
+	if p.IsZero() {
+		return ""
+	}
 	_, end, ok := p.last(text)
 	switch {
 	case marked && !ok:
-		return "since the last mark or gap (a power cut?) the autoboot prompt " + p.String() + " has not shown: its window may be still to come"
+		return "since the last mark or gap the autoboot prompt " + p.String() + " has not shown: its window may be still to come"
 	case ok && bytes.IndexByte(text[end:], '\n') < 0:
 		return "the autoboot prompt " + p.String() + " is the last thing the device printed"
 	}

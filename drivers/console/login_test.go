@@ -114,6 +114,16 @@ func TestLoginSendsNothingDuringAutoboot(t *testing.T) {
 			}
 		})
 	}
+	t.Run("after a power cut, no autoboot prompt known", func(t *testing.T) {
+		l := openPTY(t, console.Config{Prompts: prompts, PromptQuiet: time.Millisecond})
+		l.c.Mark("power on")
+		if err := l.c.Login(ctx, "root", "pw", 50*time.Millisecond); !errors.Is(err, console.ErrTimeout) {
+			t.Fatalf("want a timeout, got %v", err)
+		}
+		if got := l.far().Received(); got != "" {
+			t.Fatalf("sent %q to a device that has printed nothing since its power came on", got)
+		}
+	})
 	t.Run("after the window", func(t *testing.T) {
 		l := openPTY(t, console.Config{Prompts: ps, PromptQuiet: time.Millisecond})
 		l.c.Mark("power on")

@@ -33,11 +33,11 @@ import (
 // several times). When none is pending and none comes within
 // Config.PromptQuiet, it asks for a fresh one by sending a newline, but
 // never while the bootloader's autoboot window may be open (a key there
-// stops the boot): with Prompts.Autoboot set, it sends nothing when the
-// autoboot prompt is the last line the device printed, nor, after a Mark
-// or a gap (a power cut, a device coming back), before the autoboot
-// prompt has appeared and been followed by a line end. Then it waits for
-// the boot's own prompt.
+// stops the boot): after a Mark or a gap (a power cut, a device coming
+// back) it sends nothing before the device has printed a line, and, with
+// Prompts.Autoboot set, before the autoboot prompt has appeared and been
+// followed by a line end; nor when the autoboot prompt is the last line
+// the device printed. Then it waits for the boot's own prompt.
 //
 // # Answering the intended prompt
 //
@@ -252,7 +252,7 @@ func (l *login) prompt(ctx context.Context) (int, *Match, error) {
 		return k, m, err
 	}
 	c.mu.Lock()
-	why := c.st.autobootShowing(c.cfg.Prompts.Autoboot)
+	why := c.st.whyNotAsk(c.cfg.Prompts.Autoboot)
 	c.mu.Unlock()
 	if why != "" {
 		c.Note("login: not asking for a login prompt: " + why)
