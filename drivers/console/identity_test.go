@@ -1,9 +1,11 @@
 package console_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -221,5 +223,36 @@ func TestSecondOpenIsRefusedNamingTheHolder(t *testing.T) {
 	}
 	if want := fmt.Sprintf("pid %d (", os.Getpid()); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "console.test") {
 		t.Fatalf("%v: should name the holder, %s...console.test)", err, want)
+	}
+}
+
+// Another program holding the port's lock (here util-linux flock, as a
+// second bench would) is named in the refusal.
+func TestOpenRefusedWhileAnotherProgramHoldsThePort(t *testing.T) {
+	p := consoletest.NewPTY(t)
+	node, err := filepath.EvalSymlinks(p.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("flock", "--exclusive", node, "sh", "-c", "echo locked; exec cat")
+	stdin, err := holder.StdinPipe() // cat ends when the test closes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatalf("util-linux flock (Debian essential): %v", err)
+	}
+	t.Cleanup(func() { stdin.Close(); holder.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "locked\n" {
+		t.Fatalf("flock: %q, %v", line, err)
+	}
+	_, err = console.Open(ctx, console.Config{Name: "dut", Port: console.Serial{Path: p.Path}})
+	var busy *console.BusyError
+	if !errors.As(err, &busy) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d (flock --exclusive %s", holder.Process.Pid, node)) {
+		t.Fatalf("want the port refused naming flock's pid %d, got %v", holder.Process.Pid, err)
 	}
 }
