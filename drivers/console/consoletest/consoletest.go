@@ -4,7 +4,9 @@
 // Far, the device's end of either, which collects what the console sends.
 //
 // Both can vanish and come back, as real ports do: PTY.Hangup and
-// PTY.Replace, Server.Restart.
+// PTY.Replace, Server.Restart. PTY.Vanish and Stranger play the trap of a
+// link left behind: the pty goes, its link stays, and the kernel gives its
+// /dev/pts number to another program's pty.
 package consoletest
 
 import (
