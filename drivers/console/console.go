@@ -452,9 +452,11 @@ func (c *Console) Expect(ctx context.Context, timeout time.Duration, patterns ..
 // match ends first wins; on a tie the one listed first. It ends early
 // with ErrUnwanted (a w.Not pattern or a standing Watch matched first),
 // ErrLost (the port was lost meanwhile; a wait started while the port is
-// lost waits for it to return), or ctx's error. When its time runs out it
-// returns ErrTimeout only if the port was there all along; if the port
-// was lost for any part of the wait, ErrLost.
+// lost waits for it to return), or ctx's error. When its time runs out,
+// a match it was holding (one ending in a run at the end of the output,
+// waiting for a delimiter; or one settling, see Settle) is the result;
+// otherwise it returns ErrTimeout only if the port was there all along;
+// if the port was lost for any part of the wait, ErrLost.
 func (c *Console) Wait(ctx context.Context, w Wait) (*Match, error) {
 	return c.wait(ctx, w, false)
 }
