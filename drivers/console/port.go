@@ -230,6 +230,9 @@ func explainSerial(path string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOENT) {
 		return fmt.Errorf("%w: no such device: check the adapter is plugged in and the path (ls -l /dev/serial/by-id/)", err)
 	}
+	if errors.Is(err, syscall.EBUSY) {
+		return fmt.Errorf("%w: another program has it open exclusively (screen, minicom, ModemManager, another bench?)", err)
+	}
 	if errors.Is(err, syscall.EACCES) {
 		return fmt.Errorf("%w: add the bench user to the dialout group", err)
 	}
