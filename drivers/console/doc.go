@@ -96,9 +96,10 @@
 //
 // Mark ends what may be matched: only output after it counts, for the wait
 // in flight too; it is a "mark" event in the transcript. Call it when the
-// device's earlier output stops being current: at a power cut (the wiring
-// marks the console when the relay goes off, and puts the power event in
-// the console's timeline with Event), or at a profile's mark step.
+// device's earlier output stops being current: at a power cut, or at a
+// profile's mark step. PowerTimeline is the wiring for the first: a writer
+// for the fixture's power-event log that puts each event into the
+// console's transcript (Event) and marks the console at every cut.
 // Wait.Not lists patterns that must not appear meanwhile ("Kernel panic");
 // a Watch is a standing one over any span of time, and Absent watches for
 // a fixed time. Neither consumes output.

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/certbench/certbench/drivers/console"
@@ -54,5 +55,34 @@ func TestMarkEndsWhatMayMatch(t *testing.T) {
 	want := []string{"power:relay GPIO17 off", "mark:power off", "mark:power cycle"}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 		t.Fatalf("events %q; want %q", got, want)
+	}
+}
+
+// PowerTimeline puts a power log's events into the transcript and marks
+// the console at a cut, not at a failed one.
+func TestPowerTimeline(t *testing.T) {
+	l := openPTY(t, console.Config{})
+	w := console.PowerTimeline(l.c)
+	for _, line := range []string{
+		`{"mono_ns":1,"wall":"2026-01-01T00:00:00Z","switch":"GPIO17","action":"on","level":"High"}`,
+		`{"mono_ns":2,"wall":"2026-01-01T00:00:00Z","switch":"GPIO17","action":"off","level":"Low","error":"line busy"}`,
+		`{"mono_ns":3,"wall":"2026-01-01T00:00:00Z","switch":"GPIO17","action":"cycle","detail":"minimum off-time 2s"}`,
+	} {
+		if _, err := w.Write([]byte(line + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Write([]byte("not json\n")); err == nil {
+		t.Error("a line that is no power event was taken")
+	}
+	var got []string
+	for _, r := range l.tr.records(t) {
+		if r.Dir == "event" && r.Event != "open" {
+			got = append(got, r.Event+": "+r.Detail)
+		}
+	}
+	want := "power: GPIO17 on High|power: GPIO17 off Low failed: line busy|power: GPIO17 cycle minimum off-time 2s|mark: power cycle (GPIO17)"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("events:\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}
 }
