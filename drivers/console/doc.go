@@ -2,12 +2,28 @@
 // (go.bug.st/serial) or a serial server's raw TCP port (ser2net), behind
 // one type, Console.
 //
+// # Opening: which device, and only its current output
+//
+// Open resolves the configured port and records what it led to (the
+// Identity: device node, its major:minor number, for a USB adapter vendor,
+// product and serial number and USB port from sysfs, for a pty its creation
+// time) in the "open" event; Console.Identity returns it for a record. It
+// takes an advisory lock (flock) on the device node, so a second console
+// on the same port, in this process or another bench, even as root, is
+// refused with a *BusyError naming the holder (from /proc/locks). What the
+// port had received before it was opened (a login prompt from an earlier
+// boot) is drained into a "discard" event with its bytes, and the input
+// buffers are flushed (ResetInputBuffer): it never answers a wait. A
+// serial server's (TCP) bytes are kept: it cannot tell old from new.
+//
 // # Following a byte
 //
 // Open starts one reader per console. Each chunk it reads is, in order:
 //
 //  1. written to the transcript (JSON Lines, formats.md) as "rx", raw, with
-//     monotonic and wall time, whether or not anything is waiting (the
+//     monotonic and wall time, whether or not anything is waiting, under
+//     the same lock as steps 2 and 3, so that a "mark" event sits between
+//     the same bytes in the transcript as in the engine (the
 //     start of a UTF-8 character cut off at the end of a read goes with
 //     the next read, if that comes within 50 ms and before any other
 //     record, so the line stays text rather than two b64 fragments);
@@ -50,17 +66,40 @@
 //
 // Streaming has the usual consequences (pexpect's too): `$` and `\b` see
 // the end of the text received so far, so `# $` means "the device's last
-// output is a # prompt", and a greedy `\d+` at the very end of a chunk may
-// match fewer digits than follow. `^` and `\b` at the left of the window
-// look back to the previous line start, so they are not fooled by where a
-// chunk happens to begin.
+// output is a # prompt". A match that ends at the end of the text received
+// so far in a run that more text would lengthen (`(?P<state>[a-z]+)` has
+// the "c" of "confirmed") is held until more output shows where the run
+// ends, or until the wait's time is up, when it is taken as it is; a
+// pattern ending in `$` is never held. `^` and `\b` at the left of the
+// window look back to the previous line start, so they are not fooled by
+// where a chunk happens to begin.
+//
+// Patterns see only what normalization leaves: Regexp rejects one that
+// needs a byte it removes (ESC, NUL, CR: `\x1b\[6n` could never match),
+// saying what to write instead, and CheckLiteral does for literals. U+FFFD
+// in a pattern matches any byte that is not valid UTF-8 (as Go's regexp
+// reads them), the usual sign of a wrong baud rate: it is never part of a
+// prefilter factor, and a Literal holding it is matched as the expression.
+// FuzzEngine compares the engine with Go's regexp on the same normalized
+// text.
 //
 // # Waiting
 //
-// A wait (Expect, Wait) looks at the output since the previous match (up
-// to the backlog of it) and then at new output, and returns the first of
-// its patterns to appear: the match that ends first, ties going to the
-// pattern listed first. It consumes the output up to the end of the match.
+// A wait (Expect, Wait) looks at the output since the previous match or
+// Mark (up to the backlog of it) and then at new output, and returns the
+// first of its patterns to appear: the match that ends first, ties going
+// to the pattern listed first. It consumes the output up to the end of the
+// match. When one pattern's text is the start of what another prints next
+// ("Login incorrect", then "Too many failed login attempts"), Wait.Settle
+// and Wait.Priority settle them: a match that a pattern of higher priority
+// outranks waits up to Settle for that one, which wins if it appears.
+//
+// Mark ends what may be matched: only output after it counts, for the wait
+// in flight too; it is a "mark" event in the transcript. Call it when the
+// device's earlier output stops being current: at a power cut, or at a
+// profile's mark step. PowerTimeline is the wiring for the first: a writer
+// for the fixture's power-event log that puts each event into the
+// console's transcript (Event) and marks the console at every cut.
 // Wait.Not lists patterns that must not appear meanwhile ("Kernel panic");
 // a Watch is a standing one over any span of time, and Absent watches for
 // a fixed time. Neither consumes output.
@@ -70,8 +109,23 @@
 // ErrLost (a port that vanished: a USB adapter powered by the device, a
 // serial server restarting, a pty whose far side closed), ErrClosed and
 // ErrTranscript are the bench's side: a case's verdict is ERROR. ErrTimeout
-// (with the tail of the output), ErrUnwanted, ErrLoginIncorrect and
-// ErrLockedOut describe the device's behaviour, for the case to judge.
+// (with the tail of the output), ErrUnwanted, ErrLoginIncorrect,
+// ErrLockedOut and ErrEchoed describe the device's behaviour, for the case
+// to judge. ErrLoginDisturbed says Login could not make the attempt it
+// intended (a stray line taken as the user name): neither a success nor a
+// refusal, so a credential sweep must not count it as either. A
+// *BusyError (port locked by another console) is the bench's side.
+//
+// # Logging in and running commands
+//
+// Login (session.go) answers only a login prompt nobody has read, asking
+// for one with a newline when none is pending unless the device may not be
+// listening yet (nothing printed since a power cut) or the bootloader's
+// autoboot window may be open; it checks the echo of the user name before
+// it answers a password prompt, and starts over rather than send the
+// password to a user it did not name. Run delimits a command's output by a
+// start and an end marker that only running the line prints, so however
+// the shell wraps or redraws the echoed line, none of it is output.
 //
 // # Losing and regaining the port
 //
@@ -81,7 +135,20 @@
 // "lost" event, the wait in flight ends with ErrLost, and the reader tries
 // to open the port again, 20 ms apart at first and doubling up to
 // Config.MaxBackoff. When it opens, the transcript gets a "reopen" event
-// saying how long the gap was. No match spans a gap. A wait started while
+// saying how long the gap was and what the port led to. It must be the
+// same device (SameDevice): the same USB adapter by serial number on any
+// node (a by-id link may lead to ttyUSB1 after replugging), the same pty,
+// or a new pty behind a symlink that has been re-made since (a bridge, or
+// the simulated lab, making a new link for a device that came back). A
+// link left pointing at a /dev/pts number the kernel has since given to
+// another program leads to another device: it is refused (a "refused"
+// event, once per device found), nothing is read from or sent to it, and
+// the console goes on waiting for its own device with the gap kept open:
+// waits fail with the *LostError, which says what was refused. What a
+// reopened port had buffered is kept: it came after the gap. (A pty's
+// creation time has the kernel's clock-tick granularity: a pty created,
+// lost and replaced by another program's within one tick, a few ms, could
+// not be told apart.) No match spans a gap. A wait started while
 // the port is lost waits for it to return. An expect-not can only vouch
 // for output it saw: a Watch or Absent that a gap (or Close) overlapped
 // reports ErrLost (or ErrClosed), unless its pattern appeared. Modem-control

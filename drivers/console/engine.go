@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"time"
 )
 
 // This file is the expect engine: it knows nothing of ports, goroutines or
@@ -38,10 +39,11 @@ type stream struct {
 	watches  []*Watch
 	gaps     int64 // how many times the output was cut
 	lastGap  error // why, the last time
+	markAt   int64 // where the last Mark or gap was; -1: none
 }
 
 func newStream(keep int) *stream {
-	return &stream{keep: keep, buf: make([]byte, 0, 2*keep+4096)}
+	return &stream{keep: keep, buf: make([]byte, 0, 2*keep+4096), markAt: -1}
 }
 
 func (s *stream) end() int64 { return s.base + int64(len(s.buf)) }
@@ -71,11 +73,36 @@ func (s *stream) cut(gap error) {
 	s.gaps++
 	s.lastGap = gap
 	s.consumed = s.end()
+	s.markAt = s.end()
 	s.norm = normalizer{}
 	for _, w := range s.watches {
 		w.broke(gap)
 		for _, sc := range w.scanners {
 			sc.reset(s.end())
+		}
+	}
+}
+
+// mark ends what may be matched: the next wait, and the one in flight,
+// see only output from here on. Watches saw everything and go on, but no
+// match of theirs spans the mark either.
+func (s *stream) mark() {
+	end := s.end()
+	s.consumed = end
+	s.markAt = end
+	s.norm = normalizer{} // a sequence cut off by the mark does not eat what follows
+	if w := s.wait; w != nil {
+		w.start = end
+		for _, sc := range w.want {
+			sc.reset(end)
+		}
+		for _, sc := range w.not {
+			sc.reset(end)
+		}
+	}
+	for _, w := range s.watches {
+		for _, sc := range w.scanners {
+			sc.reset(end)
 		}
 	}
 }
@@ -101,6 +128,19 @@ func (s *stream) scan() {
 	if wt == nil {
 		return
 	}
+	if wt.pending != nil {
+		// Settling: only a pattern of higher priority can still win.
+		var higher []*scanner
+		for _, sc := range wt.want {
+			if wt.prio(sc) > wt.prio(wt.pending) {
+				higher = append(higher, sc)
+			}
+		}
+		if h, sc, ok := s.first(higher, nil); ok {
+			s.accept(wt, h, sc)
+		}
+		return
+	}
 	h, sc, ok := s.first(wt.want, wt.not)
 	switch {
 	case fired != nil && (!ok || firedAt < h.end):
@@ -109,12 +149,61 @@ func (s *stream) scan() {
 		return
 	case sc.not:
 		wt.finish(nil, &UnwantedError{Match: s.match(h, sc, wt.start)})
+	case wt.settle > 0 && wt.outranked(sc):
+		// A pattern of higher priority may still appear and win; it may
+		// have already, later in the same output.
+		var best hit
+		var bestSc *scanner
+		for _, o := range wt.want {
+			if o.hitNow && wt.prio(o) > wt.prio(sc) && (bestSc == nil || o.hit.end < best.end) {
+				best, bestSc = o.hit, o
+			}
+		}
+		if bestSc != nil {
+			s.accept(wt, best, bestSc)
+			return
+		}
+		wt.pending, wt.pendingHit = sc, h
+		close(wt.settling)
+		return
 	default:
-		m := s.match(h, sc, wt.start)
-		s.consumed = h.end
-		wt.finish(m, nil)
+		s.accept(wt, h, sc)
+		return
 	}
 	s.wait = nil
+}
+
+// accept ends the wait with the match h of sc.
+func (s *stream) accept(wt *waiter, h hit, sc *scanner) {
+	m := s.match(h, sc, wt.start)
+	s.consumed = h.end
+	wt.finish(m, nil)
+	s.wait = nil
+}
+
+// settled ends a settling wait with the match it had, or, when its time
+// is up (timeout, settle time), a match held back for a delimiter.
+// It reports whether the wait got a match.
+func (s *stream) settled(wt *waiter) bool {
+	if s.wait != wt {
+		return false
+	}
+	if wt.pending != nil {
+		s.accept(wt, wt.pendingHit, wt.pending)
+		return true
+	}
+	var best hit
+	var bestSc *scanner
+	for _, sc := range wt.want {
+		if sc.held != nil && sc.held.start >= s.base && (bestSc == nil || sc.held.end < best.end) {
+			best, bestSc = *sc.held, sc
+		}
+	}
+	if bestSc == nil {
+		return false
+	}
+	s.accept(wt, best, bestSc)
+	return true
 }
 
 // first runs every scanner over the new output and returns the hit that
@@ -124,7 +213,11 @@ func (s *stream) first(want, not []*scanner) (hit, *scanner, bool) {
 	var bestSc *scanner
 	for _, list := range [2][]*scanner{not, want} {
 		for _, sc := range list {
-			if h, ok := sc.next(s); ok && (bestSc == nil || h.end < best.end) {
+			h, ok := sc.next(s)
+			if ok || sc.hitNow {
+				sc.hit, sc.hitNow = h, ok // for settling: what else this pass found
+			}
+			if ok && (bestSc == nil || h.end < best.end) {
 				best, bestSc = h, sc
 			}
 		}
@@ -183,6 +276,31 @@ type waiter struct {
 	done      chan struct{}
 	m         *Match
 	err       error
+
+	// With settle, a match of a pattern that another outranks is
+	// pending (settling is closed) until settle has passed or one of
+	// higher priority matched.
+	settle     time.Duration
+	priority   []int // by pattern index; missing: 0
+	settling   chan struct{}
+	pending    *scanner
+	pendingHit hit
+}
+
+func (w *waiter) prio(sc *scanner) int {
+	if sc.index < len(w.priority) {
+		return w.priority[sc.index]
+	}
+	return 0
+}
+
+func (w *waiter) outranked(sc *scanner) bool {
+	for _, o := range w.want {
+		if w.prio(o) > w.prio(sc) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *waiter) finish(m *Match, err error) {
@@ -202,6 +320,9 @@ type scanner struct {
 	p       Pattern
 	index   int
 	not     bool
+	held    *hit // a match ending at the end of the output, held for a delimiter
+	hit     hit  // what the last pass found, if hitNow
+	hitNow  bool
 	from    int64  // no match starts before this offset
 	done    int64  // matches ending before this offset have been looked for
 	occ     int64  // start of the last occurrence of p.need seen, or -1
@@ -221,6 +342,9 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 		return hit{}, false
 	}
 	sc.done = end
+	if sc.held != nil {
+		sc.held = nil
+	}
 	// A match no wider than width that ends after newStart starts at lo
 	// or later.
 	lo := max(sc.from, s.base, newStart-int64(sc.p.width)+1)
@@ -256,7 +380,16 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 	if loc == nil {
 		return hit{}, false
 	}
-	return hit{start: edge + int64(loc[0]), end: edge + int64(loc[1]), edge: edge, loc: loc}, true
+	h := hit{start: edge + int64(loc[0]), end: edge + int64(loc[1]), edge: edge, loc: loc}
+	if h.end == end && sc.p.open && !sc.not {
+		// It could go on (`[a-z]+` has "c" of "confirmed" so far): hold
+		// it until more output shows where it ends, or the wait's time is
+		// up; look at it again with the next output.
+		sc.held = &h
+		sc.done = h.start
+		return hit{}, false
+	}
+	return h, true
 }
 
 // findNeed records the last occurrence of any required factor in
@@ -304,4 +437,31 @@ func asciiLower(dst, src []byte) []byte {
 		dst[n+i] = lowerTable[c]
 	}
 	return dst
+}
+
+// whyNotAsk says why a key sent now might do harm, or "" if it cannot:
+// after a Mark or a gap (a power cut, a device coming back), a device that
+// has printed no line since may not be listening yet, or its bootloader
+// may be about to open its autoboot window (p); and a key must never land
+// in that window. Called with the console's mu.
+func (s *stream) whyNotAsk(p Pattern) string {
+	from, marked := s.base, s.markAt >= s.base
+	if marked {
+		from = s.markAt
+	}
+	text := s.text(from, s.end())
+	if marked && bytes.IndexByte(text, '\n') < 0 {
+		return "since the last mark or gap (a power cut?) the device has printed no line: it may not be listening yet, or its bootloader about to wait for a key"
+	}
+	if p.IsZero() {
+		return ""
+	}
+	_, end, ok := p.last(text)
+	switch {
+	case marked && !ok:
+		return "since the last mark or gap the autoboot prompt " + p.String() + " has not shown: its window may be still to come"
+	case ok && bytes.IndexByte(text[end:], '\n') < 0:
+		return "the autoboot prompt " + p.String() + " is the last thing the device printed"
+	}
+	return ""
 }

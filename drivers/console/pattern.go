@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -43,18 +44,81 @@ type Pattern struct {
 	// anchored patterns use ^, \A or \b, which look at the byte before
 	// the match; the engine gives them an honest left edge.
 	anchored bool
+	// open patterns end in a run of variable length (`[a-z]+`, `\d{1,3}`,
+	// `x?`): a match ending at the end of the output received so far may
+	// go on, so the engine holds it for a delimiter.
+	open bool
+	// literal: a Literal matched as a regular expression (it holds U+FFFD)
+	literal bool
+}
+
+// last finds p's last match in text.
+func (p Pattern) last(text []byte) (start, end int, ok bool) {
+	if p.re == nil {
+		i := bytes.LastIndex(text, p.lit)
+		return i, i + len(p.lit), i >= 0
+	}
+	all := p.re.FindAllIndex(text, -1)
+	if len(all) == 0 {
+		return 0, 0, false
+	}
+	l := all[len(all)-1]
+	return l[0], l[1], true
 }
 
 // Literal returns a pattern matching s as it is (after the same
 // normalization the output gets, so "\r\n" in s means "\n").
 // An empty s gives the zero (unset) Pattern.
+//
+// A U+FFFD in s matches what the device sent as invalid UTF-8 (a wrong
+// baud rate's garbage) as well as U+FFFD itself, as in a regular
+// expression: output is not rewritten, so such a literal is matched as
+// the expression that says so.
 func Literal(s string) Pattern {
 	var n normalizer
 	lit := n.append(nil, []byte(s))
 	if len(lit) == 0 {
 		return Pattern{}
 	}
+	if bytes.ContainsRune(lit, utf8.RuneError) {
+		p := MustRegexp(regexp.QuoteMeta(string(lit)))
+		p.src, p.literal = s, true
+		return p
+	}
 	return Pattern{src: s, lit: lit, width: len(lit), need: []factor{{b: lit}}}
+}
+
+// CheckLiteral says what is wrong with s as a literal pattern, if
+// anything: it holds bytes the engine removes before matching (ESC, NUL),
+// so that what is written is not what is matched, or nothing is left.
+func CheckLiteral(s string) error {
+	if i := strings.IndexAny(s, "\x1b\x00"); i >= 0 {
+		return fmt.Errorf("console pattern %q holds %s, which the engine removes before matching (%s): write only the text the device shows around it", s, removedName(rune(s[i])), removedWhy(rune(s[i])))
+	}
+	if Literal(s).IsZero() {
+		return fmt.Errorf("console pattern %q is empty: write the text to wait for, e.g. \"login: \"", s)
+	}
+	return nil
+}
+
+func removedName(r rune) string {
+	switch r {
+	case 0x1b:
+		return "ESC (\\x1b)"
+	case 0:
+		return "NUL (\\x00)"
+	}
+	return "\\r"
+}
+
+func removedWhy(r rune) string {
+	switch r {
+	case 0x1b:
+		return "ANSI escape sequences go whole, ESC [ 6 n included; the transcript keeps them"
+	case 0:
+		return "NUL is padding some consoles send"
+	}
+	return "every line end is one \\n"
 }
 
 // Regexp compiles expr (Go RE2 syntax, https://golang.org/s/re2syntax) into
@@ -81,6 +145,9 @@ func Regexp(expr string) (Pattern, error) {
 	if mentionsCR(tree) {
 		return Pattern{}, fmt.Errorf("console pattern %q mentions \\r, but patterns see every line end (CR, LF or CRLF) as a single \\n: write \\n instead of \\r\\n or \\r", expr)
 	}
+	if r, ok := needsRemoved(tree); ok {
+		return Pattern{}, fmt.Errorf("console pattern %q needs %s, which the engine removes before matching (%s), so it can never match: match only the text the device shows around it (for `\\x1b\\[6n`, the prompt it follows)", expr, removedName(r), removedWhy(r))
+	}
 	if minWidth(tree) == 0 {
 		return Pattern{}, fmt.Errorf("console pattern %q can match the empty string, so it would match at once: require at least one character (e.g. x+ instead of x*)", expr)
 	}
@@ -94,7 +161,7 @@ func Regexp(expr string) (Pattern, error) {
 	if err != nil { // syntax.Parse accepted it, so this is unexpected
 		return Pattern{}, fmt.Errorf("console pattern %q: %v", expr, err)
 	}
-	p := Pattern{src: expr, re: re, width: width, anchored: hasLookBehind(tree)}
+	p := Pattern{src: expr, re: re, width: width, anchored: hasLookBehind(tree), open: openEnd(tree)}
 	p.need = required(tree.Simplify())
 	return p, nil
 }
@@ -128,7 +195,7 @@ func (p Pattern) IsZero() bool { return p.re == nil && p.lit == nil }
 // String returns the pattern as written: a regular expression as is, a
 // literal quoted.
 func (p Pattern) String() string {
-	if p.re != nil {
+	if p.re != nil && !p.literal {
 		return p.src
 	}
 	return fmt.Sprintf("%q", p.src)
@@ -156,6 +223,68 @@ func mentionsCR(re *syntax.Regexp) bool {
 		}
 	}
 	return false
+}
+
+// openEnd reports whether a match of re may end in a run that more text
+// would lengthen: its last element is a repetition of variable count, a
+// word boundary after one, or an alternation with such a branch. `$` and
+// `\z` at the end mean "at the end of the output so far": never open.
+func openEnd(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpConcat:
+		for i := len(re.Sub) - 1; i >= 0; i-- {
+			switch re.Sub[i].Op {
+			case syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpEmptyMatch:
+				continue
+			case syntax.OpEndText, syntax.OpEndLine:
+				return false
+			}
+			return openEnd(re.Sub[i])
+		}
+		return false
+	case syntax.OpCapture:
+		return openEnd(re.Sub[0])
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+		return true
+	case syntax.OpRepeat:
+		return re.Min != re.Max || openEnd(re.Sub[0])
+	case syntax.OpAlternate:
+		for _, s := range re.Sub {
+			if openEnd(s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// needsRemoved reports whether a literal or class in the tree can only be
+// satisfied by a byte the normalizer removes (ESC, NUL), and which.
+func needsRemoved(re *syntax.Regexp) (rune, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if r == 0x1b || r == 0 {
+				return r, true
+			}
+		}
+	case syntax.OpCharClass:
+		// Every range within {NUL, ESC}: nothing else can match.
+		only := len(re.Rune) > 0
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			only = only && (lo == hi && (lo == 0 || lo == 0x1b))
+		}
+		if only {
+			return re.Rune[0], true
+		}
+	}
+	for _, s := range re.Sub {
+		if r, ok := needsRemoved(s); ok {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func hasLookBehind(re *syntax.Regexp) bool {
@@ -361,10 +490,27 @@ func score(fs []factor) int {
 // literalBytes returns a literal's bytes and whether they are all of it; a
 // case-folded literal with runes that fold outside ASCII gives only its
 // longest foldable stretch, lowercased.
+//
+// U+FFFD in an expression matches any byte that is not valid UTF-8 (Go's
+// regexp reads one as U+FFFD), which is what a device's garbage is, not
+// the bytes EF BF BD: it is never part of a factor, and splits a literal.
 func literalBytes(re *syntax.Regexp) (b []byte, fold bool, whole bool) {
-	s := []byte(string(re.Rune))
 	if re.Flags&syntax.FoldCase == 0 {
-		return s, false, true
+		if !slices.Contains(re.Rune, utf8.RuneError) {
+			return []byte(string(re.Rune)), false, true
+		}
+		var best, cur []rune
+		for _, r := range re.Rune {
+			if r == utf8.RuneError {
+				cur = nil
+				continue
+			}
+			cur = append(cur, r)
+			if len(string(cur)) > len(string(best)) {
+				best = cur
+			}
+		}
+		return []byte(string(best)), false, false
 	}
 	var best, cur []byte
 	whole = true
