@@ -93,7 +93,7 @@ func TestRunThroughTheBinary(t *testing.T) {
 		if err := json.Unmarshal(b, &rec); err != nil {
 			t.Fatal(err)
 		}
-		if !rec.Fixture.Simulated || rec.Fixture.Parts[0].Driver != "github.com/certbench/certbench/fixtures/sim/gpiosock" {
+		if !rec.Fixture.Simulated || rec.Fixture.Parts[1].Driver != "github.com/certbench/certbench/fixtures/sim/gpiosock" {
 			t.Errorf("%s: %+v", p, rec.Fixture)
 		}
 	}

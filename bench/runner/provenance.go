@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
+	"github.com/certbench/certbench/drivers/console"
 	"github.com/certbench/certbench/drivers/power"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/certbench/certbench/results"
@@ -28,19 +31,36 @@ func buttonPart(f *fixtures.Fixture, b *power.Button) results.Part {
 	return results.Part{Role: "button", Kind: "gpio-button", Name: f.Button.Line, Driver: b.Driver()}
 }
 
-func consolePart(f *fixtures.Fixture) results.Part {
+// consolePart says what served the console: as configured, and what the
+// port resolved to when it was opened.
+func consolePart(f *fixtures.Fixture, id console.Identity) results.Part {
 	c := f.Console
+	p := results.Part{Role: "console", Kind: "serial", Name: c.Port, Driver: "go.bug.st/serial"}
 	switch {
 	case c.TCP != "":
-		return results.Part{Role: "console", Kind: "tcp", Name: c.TCP, Driver: "net"}
+		p = results.Part{Role: "console", Kind: "tcp", Name: c.TCP, Driver: "net"}
 	case c.USB != nil:
-		name := "usb " + c.USB.VID + ":" + c.USB.PID
+		p.Name = "usb " + c.USB.VID + ":" + c.USB.PID
 		if c.USB.Serial != "" {
-			name += " serial " + c.USB.Serial
+			p.Name += " serial " + c.USB.Serial
 		}
-		return results.Part{Role: "console", Kind: "serial", Name: name, Driver: "go.bug.st/serial"}
 	}
-	return results.Part{Role: "console", Kind: "serial", Name: c.Port, Driver: "go.bug.st/serial"}
+	p.Identity = map[string]string{}
+	for k, v := range map[string]string{
+		"kind": id.Kind, "node": id.Node, "vid": id.VID, "pid": id.PID, "serial": id.Serial,
+		"usb_port": id.USBPort, "addr": id.Addr,
+	} {
+		if v != "" {
+			p.Identity[k] = v
+		}
+	}
+	if id.Major != 0 || id.Minor != 0 {
+		p.Identity["device"] = fmt.Sprintf("%d:%d", id.Major, id.Minor)
+	}
+	if !id.Made.IsZero() {
+		p.Identity["made"] = id.Made.UTC().Format(time.RFC3339Nano)
+	}
+	return p
 }
 
 // simulated reports whether any part is the simulated lab's.

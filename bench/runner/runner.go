@@ -310,12 +310,46 @@ func (r *fixtureRun) record(l *lease.Lease) *results.Record {
 // maker of fresh sessions and the strategy.
 func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *suite.Session, *Strategy, error) {
 	f := r.f
+	label, err := f.ReadLabel(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if label.Serial != "" {
+		rec.Device.Serial = label.Serial
+	}
+	prompts, err := Prompts(f.Profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The console first, so that every power event from the first switch
+	// to the safe level on is in its timeline too, and a power cut marks
+	// it (console.PowerTimeline): a prompt printed before the cut never
+	// answers a wait after it.
+	tw, err := r.ar.Evidence("console-"+f.Name+".jsonl", results.KindTranscript)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.writers = append(r.writers, tw)
+	r.con, err = console.Open(ctx, console.Config{
+		Name:       f.Name,
+		Port:       ConsolePort(f),
+		Transcript: tw,
+		Epoch:      r.epoch,
+		CharDelay:  f.Console.CharDelay,
+		Newline:    f.Profile.Newline,
+		Prompts:    prompts,
+		Settle:     loginSettle(f.Profile),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the console of fixture %q: %w", f.Name, err)
+	}
+	rec.Fixture.Parts = append(rec.Fixture.Parts, consolePart(f, r.con.Identity()))
 	pw, err := r.ar.Evidence("power-"+f.Name+".jsonl", results.KindPower)
 	if err != nil {
 		return nil, nil, err
 	}
 	r.writers = append(r.writers, pw)
-	plog := power.NewLog(pw, r.epoch)
+	plog := power.NewLog(io.MultiWriter(pw, console.PowerTimeline(r.con)), r.epoch)
 	sw, err := Switch(f, plog)
 	if err != nil {
 		return nil, nil, err
@@ -335,35 +369,6 @@ func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *sui
 	if err := sw.SafeState(); err != nil { // a known start: the device is at its safe level
 		return nil, nil, err
 	}
-	label, err := f.ReadLabel(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if label.Serial != "" {
-		rec.Device.Serial = label.Serial
-	}
-	prompts, err := Prompts(f.Profile)
-	if err != nil {
-		return nil, nil, err
-	}
-	tw, err := r.ar.Evidence("console-"+f.Name+".jsonl", results.KindTranscript)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.writers = append(r.writers, tw)
-	r.con, err = console.Open(ctx, console.Config{
-		Name:       f.Name,
-		Port:       ConsolePort(f),
-		Transcript: tw,
-		Epoch:      r.epoch,
-		CharDelay:  f.Console.CharDelay,
-		Newline:    f.Profile.Newline,
-		Prompts:    prompts,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("open the console of fixture %q: %w", f.Name, err)
-	}
-	rec.Fixture.Parts = append(rec.Fixture.Parts, consolePart(f))
 	procs, err := procedure.New(f.Profile, r.con, label, procedure.WithPower(sw), procedure.WithButton(procBtn), procedure.WithTimeScale(r.cfg.TimeScale))
 	if err != nil {
 		return nil, nil, err
@@ -401,6 +406,21 @@ func bootTimeout(p *fixtures.Profile, procs *procedure.Runner) time.Duration {
 		d = p.Login.Steps[0].Timeout
 	}
 	return procs.Timeout(d)
+}
+
+// loginSettle is the settle time of the login procedure's last expect (the
+// one that tells a shell from a refusal from a lockout), for the console's
+// own Login.
+func loginSettle(p *fixtures.Profile) time.Duration {
+	if p.Login == nil {
+		return 0
+	}
+	for i := len(p.Login.Steps) - 1; i >= 0; i-- {
+		if st := p.Login.Steps[i]; st.Kind == fixtures.Expect {
+			return st.Settle
+		}
+	}
+	return 0
 }
 
 // credentials are the login procedure's arguments for the shell state: the

@@ -118,8 +118,11 @@ func TestUARTShellCaseAgainstTheLab(t *testing.T) {
 	}
 	for _, o := range outs {
 		fx := o.Record.Fixture
-		if !fx.Simulated || len(fx.Parts) != 3 || fx.Parts[0].Driver != "github.com/certbench/certbench/fixtures/sim" {
+		if !fx.Simulated || len(fx.Parts) != 3 || fx.Parts[1].Driver != "github.com/certbench/certbench/fixtures/sim" {
 			t.Errorf("%s: a record of the simulated lab does not say so: %+v", o.Fixture, fx)
+		}
+		if con := fx.Parts[0]; con.Role != "console" || con.Identity["kind"] != "pty" || !strings.HasPrefix(con.Identity["node"], "/dev/pts/") {
+			t.Errorf("%s: the console's identity is not recorded: %+v", o.Fixture, con)
 		}
 	}
 	if code := runner.ExitCode(outs); code != 1 {
@@ -128,6 +131,27 @@ func TestUARTShellCaseAgainstTheLab(t *testing.T) {
 	vr, err := results.Verify(filepath.Join(l.dir, "archive"), results.VerifyOptions{Keys: []crypto.PublicKey{l.key.Public()}})
 	if err != nil || !vr.OK() {
 		t.Fatalf("archive does not verify: %v %+v", err, vr)
+	}
+	// The console's timeline holds the power events, and a mark at each cut.
+	logs, _ := filepath.Glob(filepath.Join(l.dir, "archive", "runs", "*", "evidence", "console-rt-good.jsonl"))
+	if len(logs) != 1 {
+		t.Fatalf("transcripts: %v", logs)
+	}
+	f, err := os.Open(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines, err := results.ReadTranscript(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, ln := range lines {
+		seen[ln.Event] = true
+	}
+	if !seen["power"] || !seen["mark"] || !seen["open"] {
+		t.Errorf("the transcript's events: %v, want open, power and mark among them", seen)
 	}
 	kinds := map[string]int{}
 	for _, e := range events {

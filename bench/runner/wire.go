@@ -81,6 +81,7 @@ func Prompts(p *fixtures.Profile) (console.Prompts, error) {
 		pat fixtures.Pattern
 		dst *console.Pattern
 	}{
+		{p.Prompts.Autoboot, &out.Autoboot},
 		{p.Prompts.Login, &out.Login},
 		{p.Prompts.Password, &out.Password},
 		{p.Prompts.Shell, &out.Shell},
