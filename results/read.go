@@ -71,9 +71,9 @@ func ReadTranscript(r io.Reader) ([]TranscriptLine, error) {
 			}
 		case "event":
 			switch l.Event {
-			case "open", "lost", "reopen", "close", "note":
+			case "open", "lost", "reopen", "close", "note", "discard", "mark", "refused", "power":
 			default:
-				return fmt.Errorf(`event %q is not open, lost, reopen, close or note`, l.Event)
+				return fmt.Errorf(`event %q is not open, lost, reopen, close, note, discard, mark, refused or power`, l.Event)
 			}
 		default:
 			return fmt.Errorf(`dir %q is not rx, tx or event`, l.Dir)

@@ -36,12 +36,22 @@ type Config struct {
 	// MaxBackoff caps the wait between attempts to reopen a lost port;
 	// default 2s. Attempts start 20ms apart and double.
 	MaxBackoff time.Duration
+
+	// For Login (see there). PromptQuiet is how long it waits for a
+	// login prompt before asking for one (default 1s); AnswerDelay a
+	// pause before each answer; RequireEchoOff makes an echoed password
+	// an error (ErrEchoed); Settle the settle time of its waits.
+	PromptQuiet    time.Duration
+	AnswerDelay    time.Duration
+	RequireEchoOff bool
+	Settle         time.Duration
 }
 
 // Prompts are what a device prints around a login, from its profile.
 // Login and Shell are required for Login; Shell lets Run resynchronize on
 // the prompt after each command. The others are optional.
 type Prompts struct {
+	Autoboot Pattern // the bootloader's "hit any key" window: Login sends nothing while it may show
 	Login    Pattern // e.g. Literal("login: ")
 	Password Pattern // e.g. Literal("Password: ")
 	Shell    Pattern // e.g. MustRegexp(`[#$] $`)
@@ -64,6 +74,7 @@ type Console struct {
 	newline string
 
 	mu      sync.Mutex
+	id      Identity // what the port led to when last opened
 	st      *stream
 	conn    conn       // nil while the port is lost
 	lost    *LostError // why, while lost
@@ -91,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 			return nil, fmt.Errorf("console %q: %w", cfg.Name, err)
 		}
 	}
-	cn, err := cfg.Port.open(ctx)
+	cn, err := cfg.Port.open(ctx, func(Identity) error { return nil })
 	if err != nil {
 		return nil, fmt.Errorf("console %q: %w", cfg.Name, err)
 	}
@@ -111,9 +122,59 @@ func Open(ctx context.Context, cfg Config) (*Console, error) {
 	if c.newline == "" {
 		c.newline = "\n"
 	}
-	c.rec.event(EventOpen, cfg.Port.String())
+	c.id = cn.identity()
+	c.rec.event(EventOpen, fmt.Sprintf("%s: %s", cfg.Port, c.id))
+	// What the port received before it was opened (a login prompt from an
+	// earlier boot, output of a unit since switched off) is not current:
+	// it is recorded, marked, and never matched.
+	stale, err := cn.discard()
+	if len(stale) > 0 {
+		c.rec.eventData(EventDiscard, fmt.Sprintf("%d bytes received before the console opened, discarded unmatched", len(stale)), stale)
+	}
+	if err != nil {
+		c.rec.event(EventNote, err.Error())
+	}
 	go c.read(cn)
 	return c, nil
+}
+
+// Identity says what served the console: the device node its port led to
+// (with its device number, and for a USB adapter vendor, product and serial
+// number), or the serial server's address. After a reopen it is the
+// device found then (see SameDevice). A record names it, so that what
+// the evidence came from is known.
+func (c *Console) Identity() Identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
+
+// Mark ends what later waits may match: only output that arrives after it
+// counts, for the wait in flight too (its Before starts here), and no
+// match spans it. The transcript gets a "mark" event with reason. Call it
+// when the device's earlier output stops being current: the bench cut
+// its power (a prompt printed before the cut must not answer a wait for
+// the next boot's), or a procedure's mark step. Standing watches go on:
+// they saw all the output, before the mark and after.
+func (c *Console) Mark(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.event(EventMark, reason)
+	c.st.mark()
+}
+
+// Event writes an event another part of the bench contributes to the
+// console's timeline, such as a power transition (kind EventPower), so
+// the transcript shows it among the bytes it explains. Event does not
+// mark: a power cut also calls Mark.
+func (c *Console) Event(kind, detail string) error {
+	if kind != EventPower {
+		return fmt.Errorf("console %q: event %q: only %q events come from outside the console", c.cfg.Name, kind, EventPower)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.event(kind, detail)
+	return nil
 }
 
 // Name returns the console's name from its Config.
@@ -166,8 +227,10 @@ func (c *Console) read(cn conn) {
 	for {
 		n, err := cn.Read(buf)
 		if n > 0 {
-			c.rec.data(dirRx, buf[:n], time.Now())
+			// Recorded under mu, so that a Mark's event sits in the
+			// transcript exactly where the engine drew the line.
 			c.mu.Lock()
+			c.rec.data(dirRx, buf[:n], time.Now())
 			c.st.feed(buf[:n])
 			c.tap(buf[:n])
 			c.mu.Unlock()
@@ -225,6 +288,16 @@ func (c *Console) reopen(old conn, cause error) conn {
 	}()
 	backoff := 20 * time.Millisecond
 	var lastErr error
+	refusedLast := ""
+	c.mu.Lock()
+	want := c.id
+	c.mu.Unlock()
+	accept := func(next Identity) error {
+		if ok, why := SameDevice(want, next); !ok {
+			return &refusedError{next: next, why: why}
+		}
+		return nil
+	}
 	for attempts := 1; ; attempts++ {
 		t := time.NewTimer(backoff)
 		select {
@@ -233,10 +306,22 @@ func (c *Console) reopen(old conn, cause error) conn {
 			return nil
 		case <-t.C:
 		}
-		cn, err := c.cfg.Port.open(ctx)
+		cn, err := c.cfg.Port.open(ctx, accept)
 		if err != nil {
 			lastErr = err
 			backoff = min(2*backoff, c.cfg.MaxBackoff)
+			var ref *refusedError
+			if errors.As(err, &ref) && ref.next.String() != refusedLast {
+				// Noted once per device found, not on every attempt.
+				refusedLast = ref.next.String()
+				msg := fmt.Sprintf("%s now leads to %s: not the console's device (%s); refused, still waiting for %s", c.cfg.Port, ref.next, ref.why, want)
+				c.mu.Lock()
+				c.rec.event(EventRefused, msg)
+				if c.lost != nil {
+					c.lost = &LostError{Console: c.cfg.Name, Cause: fmt.Errorf("%w; %s", cause, msg)}
+				}
+				c.mu.Unlock()
+			}
 			continue
 		}
 		c.mu.Lock()
@@ -245,7 +330,8 @@ func (c *Console) reopen(old conn, cause error) conn {
 			cn.Close()
 			return nil
 		}
-		detail := fmt.Sprintf("%s back after a gap of %v (%d attempts)", c.cfg.Port, time.Since(lostAt).Round(time.Millisecond), attempts)
+		c.id = cn.identity()
+		detail := fmt.Sprintf("%s back after a gap of %v (%d attempts): %s", c.cfg.Port, time.Since(lostAt).Round(time.Millisecond), attempts, c.id)
 		if lastErr != nil {
 			detail += "; last failure: " + lastErr.Error()
 		}
@@ -255,6 +341,16 @@ func (c *Console) reopen(old conn, cause error) conn {
 		c.mu.Unlock()
 		return cn
 	}
+}
+
+// refusedError: the port led to another device than the console's.
+type refusedError struct {
+	next Identity
+	why  string
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("%s is not the console's device: %s", e.next, e.why)
 }
 
 // Send writes s to the device, recording it as tx. With Config.CharDelay
@@ -333,6 +429,14 @@ type Wait struct {
 	For     []Pattern
 	Not     []Pattern
 	Timeout time.Duration
+	// Settle lets patterns listed earlier outrank later ones when one's
+	// text is the start of another's ("Login incorrect", and just after
+	// it "Too many failed login attempts"): when a pattern other than the
+	// first matches, the wait goes on for Settle, and a pattern listed
+	// before it that matches meanwhile (after the wait's start) wins.
+	// Without one, the first match stands. Zero: the first match ends
+	// the wait at once.
+	Settle time.Duration
 }
 
 // Expect waits up to timeout for the first of patterns. See Wait.
@@ -384,7 +488,7 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 	// return, but if its time runs out, the gap, not the device, is why.
 	lostAtStart, gapsAtStart := c.lost, c.st.gaps
 	start := max(c.st.consumed, c.st.base)
-	wt := &waiter{start: start, done: make(chan struct{})}
+	wt := &waiter{start: start, done: make(chan struct{}), settle: w.Settle, settling: make(chan struct{})}
 	wt.want = c.st.newScanners(w.For, false, start)
 	wt.not = c.st.newScanners(w.Not, true, start)
 	c.st.wait = wt
@@ -404,14 +508,31 @@ func (c *Console) wait(ctx context.Context, w Wait, now bool) (*Match, error) {
 		timeout = t.C
 	}
 	var why error
-	select {
-	case <-wt.done:
-	case <-timeout:
-	case <-ctx.Done():
-		why = ctx.Err()
+	settling := wt.settling
+wait:
+	for {
+		select {
+		case <-wt.done:
+		case <-timeout:
+		case <-ctx.Done():
+			why = ctx.Err()
+		case <-settling:
+			// A match is pending; give earlier patterns Settle to appear.
+			settling = nil
+			t := time.NewTimer(w.Settle)
+			defer t.Stop()
+			timeout = t.C
+			continue wait
+		}
+		break
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if why == nil {
+		// Time is up: a pending match (settled), or one held back for a
+		// delimiter that never came, is the answer.
+		c.st.settled(wt)
+	}
 	select {
 	case <-wt.done: // finished, possibly while the timer fired
 		if wt.err != nil {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"time"
 )
 
 // This file is the expect engine: it knows nothing of ports, goroutines or
@@ -38,10 +39,11 @@ type stream struct {
 	watches  []*Watch
 	gaps     int64 // how many times the output was cut
 	lastGap  error // why, the last time
+	markAt   int64 // where the last Mark or gap was; -1: none
 }
 
 func newStream(keep int) *stream {
-	return &stream{keep: keep, buf: make([]byte, 0, 2*keep+4096)}
+	return &stream{keep: keep, buf: make([]byte, 0, 2*keep+4096), markAt: -1}
 }
 
 func (s *stream) end() int64 { return s.base + int64(len(s.buf)) }
@@ -71,11 +73,36 @@ func (s *stream) cut(gap error) {
 	s.gaps++
 	s.lastGap = gap
 	s.consumed = s.end()
+	s.markAt = s.end()
 	s.norm = normalizer{}
 	for _, w := range s.watches {
 		w.broke(gap)
 		for _, sc := range w.scanners {
 			sc.reset(s.end())
+		}
+	}
+}
+
+// mark ends what may be matched: the next wait, and the one in flight,
+// see only output from here on. Watches saw everything and go on, but no
+// match of theirs spans the mark either.
+func (s *stream) mark() {
+	end := s.end()
+	s.consumed = end
+	s.markAt = end
+	s.norm = normalizer{} // a sequence cut off by the mark does not eat what follows
+	if w := s.wait; w != nil {
+		w.start = end
+		for _, sc := range w.want {
+			sc.reset(end)
+		}
+		for _, sc := range w.not {
+			sc.reset(end)
+		}
+	}
+	for _, w := range s.watches {
+		for _, sc := range w.scanners {
+			sc.reset(end)
 		}
 	}
 }
@@ -101,6 +128,14 @@ func (s *stream) scan() {
 	if wt == nil {
 		return
 	}
+	if wt.pending != nil {
+		// Settling: only a pattern listed before the one that matched
+		// can still win.
+		if h, sc, ok := s.first(wt.want[:wt.pendingSc], nil); ok {
+			s.accept(wt, h, sc)
+		}
+		return
+	}
 	h, sc, ok := s.first(wt.want, wt.not)
 	switch {
 	case fired != nil && (!ok || firedAt < h.end):
@@ -109,12 +144,54 @@ func (s *stream) scan() {
 		return
 	case sc.not:
 		wt.finish(nil, &UnwantedError{Match: s.match(h, sc, wt.start)})
+	case wt.settle > 0 && sc != wt.want[0]:
+		// A pattern listed earlier may still appear and outrank it.
+		wt.pending, wt.pendingHit = sc, h
+		for i, w := range wt.want {
+			if w == sc {
+				wt.pendingSc = i
+			}
+		}
+		close(wt.settling)
+		return
 	default:
-		m := s.match(h, sc, wt.start)
-		s.consumed = h.end
-		wt.finish(m, nil)
+		s.accept(wt, h, sc)
+		return
 	}
 	s.wait = nil
+}
+
+// accept ends the wait with the match h of sc.
+func (s *stream) accept(wt *waiter, h hit, sc *scanner) {
+	m := s.match(h, sc, wt.start)
+	s.consumed = h.end
+	wt.finish(m, nil)
+	s.wait = nil
+}
+
+// settled ends a settling wait with the match it had, or, when its time
+// is up (timeout, settle time), a match held back for a delimiter.
+// It reports whether the wait got a match.
+func (s *stream) settled(wt *waiter) bool {
+	if s.wait != wt {
+		return false
+	}
+	if wt.pending != nil {
+		s.accept(wt, wt.pendingHit, wt.pending)
+		return true
+	}
+	var best hit
+	var bestSc *scanner
+	for _, sc := range wt.want {
+		if sc.held != nil && sc.held.start >= s.base && (bestSc == nil || sc.held.end < best.end) {
+			best, bestSc = *sc.held, sc
+		}
+	}
+	if bestSc == nil {
+		return false
+	}
+	s.accept(wt, best, bestSc)
+	return true
 }
 
 // first runs every scanner over the new output and returns the hit that
@@ -183,6 +260,15 @@ type waiter struct {
 	done      chan struct{}
 	m         *Match
 	err       error
+
+	// With settle, a match of any but the first pattern is pending
+	// (settling is closed) until settle has passed or an earlier pattern
+	// matched.
+	settle     time.Duration
+	settling   chan struct{}
+	pending    *scanner
+	pendingHit hit
+	pendingSc  int // index of pending in want
 }
 
 func (w *waiter) finish(m *Match, err error) {
@@ -202,6 +288,7 @@ type scanner struct {
 	p       Pattern
 	index   int
 	not     bool
+	held    *hit   // a match ending at the end of the output, held for a delimiter
 	from    int64  // no match starts before this offset
 	done    int64  // matches ending before this offset have been looked for
 	occ     int64  // start of the last occurrence of p.need seen, or -1
@@ -221,6 +308,7 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 		return hit{}, false
 	}
 	sc.done = end
+	sc.held = nil
 	// A match no wider than width that ends after newStart starts at lo
 	// or later.
 	lo := max(sc.from, s.base, newStart-int64(sc.p.width)+1)
@@ -256,7 +344,16 @@ func (sc *scanner) next(s *stream) (hit, bool) {
 	if loc == nil {
 		return hit{}, false
 	}
-	return hit{start: edge + int64(loc[0]), end: edge + int64(loc[1]), edge: edge, loc: loc}, true
+	h := hit{start: edge + int64(loc[0]), end: edge + int64(loc[1]), edge: edge, loc: loc}
+	if h.end == end && sc.p.open && !sc.not {
+		// It could go on (`[a-z]+` has "c" of "confirmed" so far): hold
+		// it until more output shows where it ends, or the wait's time is
+		// up; look at it again with the next output.
+		sc.held = &h
+		sc.done = h.start
+		return hit{}, false
+	}
+	return h, true
 }
 
 // findNeed records the last occurrence of any required factor in
@@ -304,4 +401,25 @@ func asciiLower(dst, src []byte) []byte {
 		dst[n+i] = lowerTable[c]
 	}
 	return dst
+}
+
+// autobootShowing says why a key sent now might land in a bootloader's
+// autoboot window (p), or "" if it cannot. Called with the console's mu.
+func (s *stream) autobootShowing(p Pattern) string {
+	if p.IsZero() {
+		return ""
+	}
+	from, marked := s.base, s.markAt >= s.base
+	if marked {
+		from = s.markAt
+	}
+	text := s.text(from, s.end())
+	_, end, ok := p.last(text)
+	switch {
+	case marked && !ok:
+		return "since the last mark or gap (a power cut?) the autoboot prompt " + p.String() + " has not shown: its window may be still to come"
+	case ok && bytes.IndexByte(text[end:], '\n') < 0:
+		return "the autoboot prompt " + p.String() + " is the last thing the device printed"
+	}
+	return ""
 }

@@ -30,6 +30,12 @@ var (
 	ErrLoginIncorrect = errors.New("login incorrect")
 	// ErrLockedOut: the device reported a lockout.
 	ErrLockedOut = errors.New("login locked out")
+	// ErrLoginDisturbed: Login could not make the attempt it intended
+	// (the device took other input as the user name): neither a success
+	// nor a refusal of the credentials.
+	ErrLoginDisturbed = errors.New("login attempt disturbed")
+	// ErrEchoed: with Config.RequireEchoOff, the password was echoed.
+	ErrEchoed = errors.New("password echoed")
 	// ErrBusy: a second wait was started while one was in progress.
 	ErrBusy = errors.New("another wait is in progress on this console")
 )
@@ -78,3 +84,24 @@ func (e *LostError) Error() string {
 func (e *LostError) Is(target error) bool { return target == ErrLost }
 
 func (e *LostError) Unwrap() error { return e.Cause }
+
+// EchoError says the device echoed the password (Config.RequireEchoOff):
+// it shows on the console, and lands in whatever logs the console.
+// Outcome is the login's outcome otherwise (nil: logged in).
+type EchoError struct {
+	Console, User string
+	Outcome       error
+}
+
+func (e *EchoError) Error() string {
+	out := "logged in"
+	if e.Outcome != nil {
+		out = e.Outcome.Error()
+	}
+	return fmt.Sprintf("console %q: login as %q: the device echoed the password (%s)", e.Console, e.User, out)
+}
+
+// Is makes errors.Is(err, ErrEchoed) true.
+func (e *EchoError) Is(target error) bool { return target == ErrEchoed }
+
+func (e *EchoError) Unwrap() error { return e.Outcome }

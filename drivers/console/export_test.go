@@ -27,3 +27,10 @@ func OnHold(c *Console, f func(n int)) {
 	defer c.rec.mu.Unlock()
 	c.rec.onHold = f
 }
+
+// Sysfs points the USB lookup at a fake sysfs tree until the test ends.
+func Sysfs(t testing.TB, dir string) {
+	old := sysfs
+	sysfs = dir
+	t.Cleanup(func() { sysfs = old })
+}

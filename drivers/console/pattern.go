@@ -43,6 +43,24 @@ type Pattern struct {
 	// anchored patterns use ^, \A or \b, which look at the byte before
 	// the match; the engine gives them an honest left edge.
 	anchored bool
+	// open patterns end in a run of variable length (`[a-z]+`, `\d{1,3}`,
+	// `x?`): a match ending at the end of the output received so far may
+	// go on, so the engine holds it for a delimiter.
+	open bool
+}
+
+// last finds p's last match in text.
+func (p Pattern) last(text []byte) (start, end int, ok bool) {
+	if p.re == nil {
+		i := bytes.LastIndex(text, p.lit)
+		return i, i + len(p.lit), i >= 0
+	}
+	all := p.re.FindAllIndex(text, -1)
+	if len(all) == 0 {
+		return 0, 0, false
+	}
+	l := all[len(all)-1]
+	return l[0], l[1], true
 }
 
 // Literal returns a pattern matching s as it is (after the same
@@ -94,7 +112,7 @@ func Regexp(expr string) (Pattern, error) {
 	if err != nil { // syntax.Parse accepted it, so this is unexpected
 		return Pattern{}, fmt.Errorf("console pattern %q: %v", expr, err)
 	}
-	p := Pattern{src: expr, re: re, width: width, anchored: hasLookBehind(tree)}
+	p := Pattern{src: expr, re: re, width: width, anchored: hasLookBehind(tree), open: openEnd(tree)}
 	p.need = required(tree.Simplify())
 	return p, nil
 }
@@ -153,6 +171,39 @@ func mentionsCR(re *syntax.Regexp) bool {
 	for _, s := range re.Sub {
 		if mentionsCR(s) {
 			return true
+		}
+	}
+	return false
+}
+
+// openEnd reports whether a match of re may end in a run that more text
+// would lengthen: its last element is a repetition of variable count, a
+// word boundary after one, or an alternation with such a branch. `$` and
+// `\z` at the end mean "at the end of the output so far": never open.
+func openEnd(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpConcat:
+		for i := len(re.Sub) - 1; i >= 0; i-- {
+			switch re.Sub[i].Op {
+			case syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpEmptyMatch:
+				continue
+			case syntax.OpEndText, syntax.OpEndLine:
+				return false
+			}
+			return openEnd(re.Sub[i])
+		}
+		return false
+	case syntax.OpCapture:
+		return openEnd(re.Sub[0])
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+		return true
+	case syntax.OpRepeat:
+		return re.Min != re.Max || openEnd(re.Sub[0])
+	case syntax.OpAlternate:
+		for _, s := range re.Sub {
+			if openEnd(s) {
+				return true
+			}
 		}
 	}
 	return false

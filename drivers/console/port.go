@@ -8,21 +8,26 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.bug.st/serial"
 	"go.bug.st/serial/enumerator"
+	"golang.org/x/sys/unix"
 )
 
 // Port says how to reach a console: Serial (a local UART) or TCP (a serial
 // server such as ser2net in raw mode). Accept a Port in config, build a
 // Serial or TCP value.
 type Port interface {
-	// open connects; called again to reopen after a loss.
-	open(ctx context.Context) (conn, error)
+	// open connects; called again to reopen after a loss. accept sees
+	// what the port leads to before anything is opened or sent, and may
+	// refuse it (the error is returned).
+	open(ctx context.Context, accept func(Identity) error) (conn, error)
 	// String names the port for messages and the transcript.
 	String() string
 }
@@ -39,6 +44,11 @@ type conn interface {
 	Read(p []byte) (int, error)
 	Write(p []byte) (int, error)
 	Close() error
+	// identity is what the port resolved to when opened.
+	identity() Identity
+	// discard reads and returns what the port had received before it was
+	// opened, then drops anything left in the input buffers.
+	discard() ([]byte, error)
 }
 
 // Serial is a local UART, named by Path or by USB identity.
@@ -122,7 +132,7 @@ func (s Serial) String() string {
 // still exists.
 const pollGone = 250 * time.Millisecond
 
-func (s Serial) open(ctx context.Context) (conn, error) {
+func (s Serial) open(ctx context.Context, accept func(Identity) error) (conn, error) {
 	mode, err := s.mode()
 	if err != nil {
 		return nil, err
@@ -133,15 +143,43 @@ func (s Serial) open(ctx context.Context) (conn, error) {
 			return nil, err
 		}
 	}
-	p, err := serial.Open(path, mode)
+	node, err := filepath.EvalSymlinks(path)
 	if err != nil {
+		return nil, fmt.Errorf("open serial port %s: %w", path, explainSerial(path, err))
+	}
+	id, err := identify(s.String(), path, node)
+	if err != nil {
+		return nil, fmt.Errorf("open serial port %s: %w", path, explainSerial(path, err))
+	}
+	if err := accept(id); err != nil {
+		return nil, err
+	}
+	// A second descriptor of the node carries the advisory lock (the
+	// serial library does not show its own) and drains what was
+	// buffered before the console opened.
+	lock, err := unix.Open(node, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open serial port %s: %w", path, explainSerial(path, err))
+	}
+	if err := id.opened(lock); err != nil {
+		unix.Close(lock)
+		return nil, fmt.Errorf("open serial port %s: %w", path, err)
+	}
+	if err := lockNode(node, lock); err != nil {
+		unix.Close(lock)
+		return nil, fmt.Errorf("open serial port %s: %w", path, err)
+	}
+	p, err := serial.Open(node, mode)
+	if err != nil {
+		unix.Close(lock)
 		return nil, fmt.Errorf("open serial port %s: %w", path, explainSerial(path, err))
 	}
 	if err := p.SetReadTimeout(pollGone); err != nil {
 		p.Close()
+		unix.Close(lock)
 		return nil, fmt.Errorf("open serial port %s: set read timeout: %w", path, err)
 	}
-	return &serialConn{Port: p, path: path}, nil
+	return &serialConn{Port: p, path: path, id: id, lock: lock}, nil
 }
 
 // find resolves a USB identity to a device path.
@@ -204,7 +242,33 @@ func explainSerial(path string, err error) error {
 type serialConn struct {
 	serial.Port
 	path   string
+	id     Identity
+	lock   int // a descriptor of the node holding the flock; non-blocking
 	closed atomic.Bool
+	unlock sync.Once
+}
+
+func (c *serialConn) identity() Identity { return c.id }
+
+// discard drains the input queue through the lock's non-blocking
+// descriptor (the port is in raw mode by now, so a partial line such as
+// "login: " is readable), then flushes the input buffers (tcflush), which
+// on a USB adapter also clears the adapter's own FIFO. Bytes arriving
+// between the two are dropped unseen: a window of microseconds.
+func (c *serialConn) discard() ([]byte, error) {
+	var out []byte
+	buf := make([]byte, readSize)
+	for len(out) < 1<<20 {
+		n, err := unix.Read(c.lock, buf)
+		out = append(out, buf[:max(n, 0)]...)
+		if err != nil || n == 0 {
+			break // EAGAIN: drained
+		}
+	}
+	if err := c.Port.ResetInputBuffer(); err != nil {
+		return out, fmt.Errorf("flush input of %s: %w", c.path, err)
+	}
+	return out, nil
 }
 
 func (c *serialConn) Read(p []byte) (int, error) {
@@ -225,7 +289,9 @@ func (c *serialConn) Read(p []byte) (int, error) {
 
 func (c *serialConn) Close() error {
 	c.closed.Store(true)
-	return c.Port.Close()
+	err := c.Port.Close()
+	c.unlock.Do(func() { unix.Close(c.lock) })
+	return err
 }
 
 // TCP is a serial server's raw TCP port (ser2net "raw" mode, a terminal
@@ -245,8 +311,12 @@ func (t TCP) Validate() error {
 	return nil
 }
 
-func (t TCP) open(ctx context.Context) (conn, error) {
+func (t TCP) open(ctx context.Context, accept func(Identity) error) (conn, error) {
 	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	id := Identity{Port: t.String(), Kind: "tcp", Addr: t.Addr}
+	if err := accept(id); err != nil {
 		return nil, err
 	}
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 10 * time.Second}
@@ -254,10 +324,19 @@ func (t TCP) open(ctx context.Context) (conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial serial server %s: %w: check the server (ser2net) is running, listens on that port in raw mode, and the address", t.Addr, err)
 	}
-	return tcpConn{c}, nil
+	return tcpConn{c, id}, nil
 }
 
-type tcpConn struct{ net.Conn }
+type tcpConn struct {
+	net.Conn
+	id Identity
+}
+
+func (c tcpConn) identity() Identity { return c.id }
+
+// discard keeps a serial server's bytes: it cannot tell those buffered
+// before the connection from those printed since.
+func (c tcpConn) discard() ([]byte, error) { return nil, nil }
 
 func (c tcpConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)

@@ -6,27 +6,57 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // Login logs in with user and password using Config.Prompts, within
-// timeout (positive), sending included. It returns nil once the shell prompt appears, or an error that
-// tells the outcomes apart:
+// timeout (positive), sending included. It returns nil once the shell
+// prompt appears, or an error that tells the outcomes apart:
 //   - ErrLoginIncorrect: the Failed pattern appeared, or the login
-//     prompt came back (devices that refuse silently);
+//     prompt came back (devices that refuse silently), after the attempt
+//     intended: the user name echoed as sent, then the password;
 //   - ErrLockedOut: the Lockout pattern appeared;
 //   - ErrTimeout: none of the prompts appeared in time;
+//   - ErrLoginDisturbed: the attempt intended could not be made (the
+//     device kept taking other input for the user name);
+//   - ErrEchoed (with Config.RequireEchoOff): the password was echoed; the
+//     error also wraps the outcome (nil, ErrLoginIncorrect, ...);
 //   - ErrLost, ErrClosed, ctx's error: the bench's side failed.
 //
-// It waits for the login prompt first, so call it when the device shows
-// one (send a newline first to ask for a fresh one). Login prompts queued
-// up before the user name went out (Enter pressed several times) are
-// skipped: a prompt counts as "came back" only after the device echoed
-// the user name. If the device asks
-// for no password, the shell prompt after the user name is a success.
-// The password is sent like any input, so it is in the transcript.
+// # Getting a prompt nobody has read
+//
+// Login answers a login prompt printed since the last match (and the last
+// Mark or gap): the last one, when several are queued (Enter pressed
+// several times). When none is pending and none comes within
+// Config.PromptQuiet, it asks for a fresh one by sending a newline, but
+// never while the bootloader's autoboot window may be open (a key there
+// stops the boot): with Prompts.Autoboot set, it sends nothing when the
+// autoboot prompt is the last line the device printed, nor, after a Mark
+// or a gap (a power cut, a device coming back), before the autoboot
+// prompt has appeared and been followed by a line end. Then it waits for
+// the boot's own prompt.
+//
+// # Answering the intended prompt
+//
+// A stray line at the login prompt (line noise, a keystroke left over) is
+// taken by the device as the user name, and the password would then go to
+// another user: so before answering a password prompt Login checks that
+// what the device echoed since the login prompt is exactly the user name.
+// If not, it does not send the password: it answers with an empty line, so
+// the unintended attempt ends, lets it end (its "Login incorrect" is not
+// reported), and starts over from a fresh prompt, up to three times.
+//
+// Prompts that are a prefix of one another (a failure message followed by
+// a lockout message) are settled as Wait.Settle says, Lockout outranking
+// Failed, when Config.Settle is set.
+//
+// Config.AnswerDelay paces the answers (busybox login prints its password
+// prompt before it turns echo off, so an answer in the same instant may be
+// echoed); the profile's login procedure, when it has one, is the one to
+// follow. The password is sent like any input, so it is in the transcript.
 func (c *Console) Login(ctx context.Context, user, password string, timeout time.Duration) error {
 	p := c.cfg.Prompts
 	if p.Login.IsZero() || p.Shell.IsZero() {
@@ -35,49 +65,121 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 	if timeout <= 0 {
 		return fmt.Errorf("console %q: login as %q: timeout %v: give a positive timeout", c.cfg.Name, user, timeout)
 	}
-	began := time.Now()
-	deadline := began.Add(timeout)
-	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
-	fail := func(step string, err error) error {
-		return fmt.Errorf("login as %q: %s: %w", user, step, err)
-	}
-	// Each wait lists the prompts it accepts; kinds names them in order.
-	const (
-		kLogin = iota
-		kPassword
-		kShell
-		kFailed
-		kLockout
-	)
-	wait := func(kinds ...int) (int, *Match, error) {
-		var ps []Pattern
-		for _, k := range kinds {
-			ps = append(ps, [...]Pattern{p.Login, p.Password, p.Shell, p.Failed, p.Lockout}[k])
+	l := &login{c: c, user: user, password: password, began: time.Now()}
+	l.deadline = l.began.Add(timeout)
+	var havePrompt bool
+	var why []string
+	for range 3 {
+		err, intended, prompt := l.attempt(ctx, havePrompt)
+		if intended {
+			return err
 		}
-		m, err := c.Wait(ctx, Wait{For: ps, Timeout: left()})
-		if err != nil {
-			return 0, nil, sinceStart(err, began)
-		}
-		return kinds[m.Index], m, nil
+		why = append(why, err.Error())
+		c.Note(fmt.Sprintf("login as %q: %v; starting over", user, err))
+		havePrompt = prompt
 	}
-	outcome := func(k int, m *Match) error {
-		switch k {
-		case kFailed:
-			return fmt.Errorf("console %q: login as %q: %w (device said %q)", c.cfg.Name, user, ErrLoginIncorrect, m.Text)
-		case kLogin:
-			return fmt.Errorf("console %q: login as %q: %w (the login prompt came back)", c.cfg.Name, user, ErrLoginIncorrect)
-		case kLockout:
-			return fmt.Errorf("console %q: login as %q: %w (device said %q)", c.cfg.Name, user, ErrLockedOut, m.Text)
-		}
-		return nil // the shell prompt
-	}
+	return fmt.Errorf("console %q: login as %q: %w: %s", c.cfg.Name, user, ErrLoginDisturbed, strings.Join(why, "; "))
+}
 
-	k, m, err := wait(kLogin, kLockout)
-	if err != nil {
-		return fail("waiting for the login prompt", err)
+// Prompt kinds a login waits for.
+const (
+	kLogin = iota
+	kPassword
+	kShell
+	kFailed
+	kLockout
+)
+
+type login struct {
+	c               *Console
+	user, password  string
+	began, deadline time.Time
+}
+
+func (l *login) left() time.Duration { return max(time.Until(l.deadline), time.Nanosecond) }
+
+func (l *login) fail(step string, err error) error {
+	return fmt.Errorf("login as %q: %s: %w", l.user, step, err)
+}
+
+// wait waits for the first of the prompts of kinds (for d, or what is
+// left when d is 0), Lockout outranking the others while settling.
+func (l *login) wait(ctx context.Context, d time.Duration, kinds ...int) (int, *Match, error) {
+	p := l.c.cfg.Prompts
+	all := [...]Pattern{p.Login, p.Password, p.Shell, p.Failed, p.Lockout}
+	// Lockout first: with Settle, earlier patterns outrank later ones.
+	order := []int{}
+	for _, k := range kinds {
+		if k == kLockout {
+			order = append(order, k)
+		}
 	}
-	if k == kLockout {
-		return outcome(k, m)
+	for _, k := range kinds {
+		if k != kLockout {
+			order = append(order, k)
+		}
+	}
+	var ps []Pattern
+	for _, k := range order {
+		ps = append(ps, all[k])
+	}
+	if d == 0 || d > l.left() {
+		d = l.left()
+	}
+	settle := l.c.cfg.Settle
+	if slices.Contains(kinds, kLockout) && !p.Lockout.IsZero() && slices.Contains(kinds, kFailed) {
+		// only then can one prompt outrank another
+	} else {
+		settle = 0
+	}
+	m, err := l.c.Wait(ctx, Wait{For: ps, Timeout: d, Settle: settle})
+	if err != nil {
+		return 0, nil, sinceStart(err, l.began)
+	}
+	return order[m.Index], m, nil
+}
+
+func (l *login) outcome(k int, m *Match) error {
+	c := l.c
+	switch k {
+	case kFailed:
+		return fmt.Errorf("console %q: login as %q: %w (device said %q)", c.cfg.Name, l.user, ErrLoginIncorrect, m.Text)
+	case kLogin:
+		return fmt.Errorf("console %q: login as %q: %w (the login prompt came back)", c.cfg.Name, l.user, ErrLoginIncorrect)
+	case kLockout:
+		return fmt.Errorf("console %q: login as %q: %w (device said %q)", c.cfg.Name, l.user, ErrLockedOut, m.Text)
+	}
+	return nil // the shell prompt
+}
+
+func (l *login) pause(ctx context.Context) error {
+	if l.c.cfg.AnswerDelay <= 0 {
+		return nil
+	}
+	t := time.NewTimer(min(l.c.cfg.AnswerDelay, l.left()))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// attempt makes one login attempt. intended is false when the attempt
+// made was not the one intended (err says why); prompt then says a fresh
+// login prompt has just been matched.
+func (l *login) attempt(ctx context.Context, havePrompt bool) (err error, intended bool, prompt bool) {
+	c := l.c
+	p := c.cfg.Prompts
+	if !havePrompt {
+		k, m, err := l.prompt(ctx)
+		if err != nil {
+			return l.fail("waiting for the login prompt", err), true, false
+		}
+		if k == kLockout {
+			return l.outcome(k, m), true, false
+		}
 	}
 	// Several prompts may be queued (each newline sent asks for one):
 	// answer the last, or the next would read as "prompt came back".
@@ -86,33 +188,90 @@ func (c *Console) Login(ctx context.Context, user, password string, timeout time
 			break
 		}
 	}
-	if err := c.SendLine(ctx, user); err != nil {
-		return fail("sending the user name", err)
+	if err := l.pause(ctx); err != nil {
+		return l.fail("before sending the user name", err), true, false
 	}
+	if err := c.SendLine(ctx, l.user); err != nil {
+		return l.fail("sending the user name", err), true, false
+	}
+	var k int
+	var m *Match
+	echo := l.user + "\n"
 	for range 10 {
-		k, m, err = wait(kPassword, kShell, kFailed, kLockout, kLogin)
+		k, m, err = l.wait(ctx, 0, kPassword, kShell, kFailed, kLockout, kLogin)
 		if err != nil {
-			return fail("waiting for the password prompt", err)
+			return l.fail("waiting for the password prompt", err), true, false
 		}
 		// A login prompt before the echo of the user name (on a line of
 		// its own, right after the prompt answered) was queued before it
 		// was sent, not an answer to it.
-		echo := user + "\n"
 		if k != kLogin || strings.HasPrefix(m.Before, echo) || strings.Contains(m.Before, "\n"+echo) {
 			break
 		}
 	}
 	if k != kPassword {
-		return outcome(k, m)
+		return l.outcome(k, m), true, false
 	}
-	if err := c.SendLine(ctx, password); err != nil {
-		return fail("sending the password", err)
+	// The password prompt is for the user the device read: what it echoed
+	// since the login prompt must be the user name and nothing else.
+	if got := strings.Trim(m.Before, "\n"); got != l.user {
+		why := fmt.Errorf("the device echoed %q, not the user name, before asking for a password: it took other input as the user name", got)
+		// End that attempt without the password; its outcome is not ours.
+		if err := c.SendLine(ctx, ""); err != nil {
+			return l.fail("ending the unintended attempt", err), true, false
+		}
+		k, m, err = l.wait(ctx, 0, kShell, kFailed, kLockout, kLogin)
+		switch {
+		case err != nil:
+			return l.fail("waiting for the unintended attempt to end", err), true, false
+		case k == kShell:
+			return fmt.Errorf("console %q: login as %q: %w: %v, and that login succeeded: a shell of another user is open", c.cfg.Name, l.user, ErrLoginDisturbed, why), true, false
+		case k == kLockout:
+			return fmt.Errorf("console %q: login as %q: %w: %v, and the device then said %q", c.cfg.Name, l.user, ErrLoginDisturbed, why, m.Text), true, false
+		}
+		return why, false, k == kLogin
 	}
-	k, m, err = wait(kShell, kFailed, kLockout, kLogin)
+	if err := l.pause(ctx); err != nil {
+		return l.fail("before sending the password", err), true, false
+	}
+	if err := c.SendLine(ctx, l.password); err != nil {
+		return l.fail("sending the password", err), true, false
+	}
+	k, m, err = l.wait(ctx, 0, kShell, kFailed, kLockout, kLogin)
 	if err != nil {
-		return fail("waiting for the shell prompt", err)
+		return l.fail("waiting for the shell prompt", err), true, false
 	}
-	return outcome(k, m)
+	out := l.outcome(k, m)
+	if c.cfg.RequireEchoOff && l.password != "" && strings.Contains(m.Before, l.password) {
+		return &EchoError{Console: c.cfg.Name, User: l.user, Outcome: out}, true, false
+	}
+	return out, true, false
+}
+
+// prompt gets a login prompt nobody has read: one pending, one that comes
+// within PromptQuiet, or one asked for with a newline when that is safe.
+func (l *login) prompt(ctx context.Context) (int, *Match, error) {
+	c := l.c
+	quiet := c.cfg.PromptQuiet
+	if quiet <= 0 {
+		quiet = time.Second
+	}
+	k, m, err := l.wait(ctx, quiet, kLogin, kLockout)
+	if err == nil || !errors.Is(err, ErrTimeout) || time.Until(l.deadline) <= 0 {
+		return k, m, err
+	}
+	c.mu.Lock()
+	why := c.st.autobootShowing(c.cfg.Prompts.Autoboot)
+	c.mu.Unlock()
+	if why != "" {
+		c.Note("login: not asking for a login prompt: " + why)
+	} else {
+		c.Note("login: no login prompt pending: asking for one")
+		if err := c.SendLine(ctx, ""); err != nil {
+			return 0, nil, err
+		}
+	}
+	return l.wait(ctx, 0, kLogin, kLockout)
 }
 
 // Result is what Run got back.
@@ -126,13 +285,17 @@ type Result struct {
 // (positive), sending included, and returns its output and exit status.
 // It sends
 //
-//	COMMAND; echo __CB_''NONCE_$?__
+//	echo __CB''NONCE_S__; COMMAND; echo __CB''NONCE_$?__
 //
-// and waits for __CB_NONCE_<digits>__, which only the shell's expansion
-// produces: the echoed command line shows ” and $? and cannot match, and
-// prompt-like text in the output is never mistaken for the end. Then, if
-// Config.Prompts.Shell is set, it waits for the prompt so the next command
-// starts clean. Call it at a shell prompt.
+// and takes as the output exactly what comes between the line
+// __CB<NONCE>_S__ and __CB<NONCE>_<status>__, which only the shell's
+// running of the line prints: the echoed command line shows ” and $?, so
+// neither marker is in it, however the shell wraps it at the terminal's
+// width or redraws it (a wrap or a redraw inserts line ends and escape
+// sequences into the echo, it never removes the quotes). Prompt-like
+// text in the output is never mistaken for the end. Then, if
+// Config.Prompts.Shell is set, it waits for the prompt so the next
+// command starts clean. Call it at a shell prompt.
 func (c *Console) Run(ctx context.Context, command string, timeout time.Duration) (Result, error) {
 	if strings.ContainsAny(command, "\r\n") {
 		return Result{}, fmt.Errorf("console %q: run %q: one line only: join commands with ; or &&", c.cfg.Name, command)
@@ -146,35 +309,29 @@ func (c *Console) Run(ctx context.Context, command string, timeout time.Duration
 	// may then be zero or less, which a Wait would take for "no limit".
 	left := func() time.Duration { return max(time.Until(deadline), time.Nanosecond) }
 	nonce := newNonce()
-	marker := MustRegexp(`__CB_` + nonce + `_(?P<status>\d{1,3})__`)
+	begin := Literal("__CB" + nonce + "_S__\n")
+	end := MustRegexp(`__CB` + nonce + `_(?P<status>\d{1,3})__`)
 	cmd := strings.TrimRight(strings.TrimSpace(command), ";")
 	sep := "; "
 	if strings.HasSuffix(cmd, "&") && !strings.HasSuffix(cmd, "&&") {
 		sep = " " // "cmd &; echo" is a syntax error
 	}
-	echo := "__CB_''" + nonce + "_$?__"
-	if cmd == "" {
-		sep = ""
+	line := "echo __CB''" + nonce + "_S__; "
+	if cmd != "" {
+		line += cmd + sep
 	}
-	if err := c.SendLine(ctx, cmd+sep+"echo "+echo); err != nil {
+	line += "echo __CB''" + nonce + "_$?__"
+	if err := c.SendLine(ctx, line); err != nil {
 		return Result{}, fmt.Errorf("run %q: %w", command, err)
 	}
-	m, err := c.Wait(ctx, Wait{For: []Pattern{marker}, Timeout: left()})
+	if _, err := c.Wait(ctx, Wait{For: []Pattern{begin}, Timeout: left()}); err != nil {
+		return Result{}, fmt.Errorf("run %q: the shell did not start it: %w", command, sinceStart(err, began))
+	}
+	m, err := c.Wait(ctx, Wait{For: []Pattern{end}, Timeout: left()})
 	if err != nil {
 		return Result{}, fmt.Errorf("run %q: %w", command, sinceStart(err, began))
 	}
-	out := m.Before
-	// Drop the echoed command line: everything up to the end of the line
-	// holding the unexpanded marker.
-	if i := strings.LastIndex(out, nonce+"_$?__"); i >= 0 {
-		out = out[i:]
-		if j := strings.IndexByte(out, '\n'); j >= 0 {
-			out = out[j+1:]
-		} else {
-			out = ""
-		}
-	}
-	res := Result{Output: strings.TrimSuffix(out, "\n"), Truncated: m.Truncated}
+	res := Result{Output: strings.TrimSuffix(m.Before, "\n"), Truncated: m.Truncated}
 	res.Status, _ = strconv.Atoi(m.Groups["status"]) // \d{1,3}: always a number
 	if !c.cfg.Prompts.Shell.IsZero() {
 		if _, err := c.Wait(ctx, Wait{For: []Pattern{c.cfg.Prompts.Shell}, Timeout: left()}); err != nil {

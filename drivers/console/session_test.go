@@ -98,11 +98,13 @@ func TestLoginAnswersTheLastQueuedPrompt(t *testing.T) {
 	}
 }
 
-// shellDevice plays a shell: each line it gets is echoed, run against a
-// table of canned commands, and answered with the marker's expansion and
-// a prompt.
+// shellDevice plays a shell: each line it gets is echoed, wrapped at 80
+// columns as busybox ash wraps it ("\r\r\n" where the line reaches the
+// last column, the prompt "# " counting), run against a table of canned
+// commands (and echo), and answered with the markers' expansions and a
+// prompt.
 func shellDevice(t *testing.T, far *consoletest.Far, n int) <-chan error {
-	marker := regexp.MustCompile(`^(.*?)(?:; | )?echo __CB_''([0-9a-f]+)_\$\?__$`)
+	marker := regexp.MustCompile(`^echo __CB''([0-9a-f]+)_S__; (?:(.*?)(?:; | ))?echo __CB''([0-9a-f]+)_\$\?__$`)
 	commands := map[string]struct {
 		out    string
 		status int
@@ -112,6 +114,7 @@ func shellDevice(t *testing.T, far *consoletest.Far, n int) <-chan error {
 		"printf abc":    {"abc", 0},
 		"ls /nope":      {"ls: /nope: No such file or directory\r\n", 2},
 		"sleep 1 &":     {"[1] 123\r\n", 0},
+		"":              {"", 0},
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -122,24 +125,72 @@ func shellDevice(t *testing.T, far *consoletest.Far, n int) <-chan error {
 				if err != nil {
 					return err
 				}
-				// The echo shows the command line as typed, marker
-				// included, wrapped in ANSI like some shells do.
-				far.Write("\x1b[1m" + line + "\x1b[0m\r\n")
+				// The echo shows the command line as typed, in ANSI bold
+				// as some shells do, wrapped at the last column.
+				echo := "\x1b[1m"
+				for i, col := 0, 2; i < len(line); i++ {
+					echo += line[i : i+1]
+					if col++; col == 80 {
+						echo, col = echo+"\r\r\n", 0
+					}
+				}
+				far.Write(echo + "\x1b[0m\r\n")
 				m := marker.FindStringSubmatch(line)
-				if m == nil {
+				if m == nil || m[1] != m[3] {
 					return fmt.Errorf("unexpected line %q", line)
 				}
-				c, ok := commands[m[1]]
-				if !ok {
-					return fmt.Errorf("unknown command %q", m[1])
+				c, ok := commands[m[2]]
+				if arg, isEcho := strings.CutPrefix(m[2], "echo "); isEcho {
+					c.out, ok = arg+"\r\n", true
 				}
+				if strings.HasPrefix(m[2], "a=") || m[2] == ":" || m[2] == "cd" {
+					ok = true // assignments and no-ops print nothing
+				}
+				if !ok {
+					return fmt.Errorf("unknown command %q", m[2])
+				}
+				far.Write(fmt.Sprintf("__CB%s_S__\r\n", m[1]))
 				far.Write(c.out)
-				far.Write(fmt.Sprintf("__CB_%s_%d__\r\n# ", m[2], c.status))
+				far.Write(fmt.Sprintf("__CB%s_%d__\r\n# ", m[1], c.status))
 			}
 			return nil
 		}()
 	}()
 	return errc
+}
+
+// lengthy returns a shell command n characters long and its output.
+func lengthy(n int) (cmd, out string) {
+	switch {
+	case n == 1:
+		return ":", ""
+	case n == 2:
+		return "cd", ""
+	case n <= 5:
+		return "a=" + strings.Repeat("1", n-2), ""
+	}
+	x := strings.Repeat("x", n-5)
+	return "echo " + x, x
+}
+
+// Commands of every length from 1 to 300 characters, their echo wrapped
+// at 80 columns: the output is the command's, never a piece of the echo.
+func TestRunEveryLengthWrapped(t *testing.T) {
+	l := openPTY(t, console.Config{Prompts: prompts})
+	dev := shellDevice(t, l.far(), 300)
+	for n := 1; n <= 300; n++ {
+		cmd, want := lengthy(n)
+		res, err := l.c.Run(ctx, cmd, guard)
+		if err != nil {
+			t.Fatalf("length %d: %v", n, err)
+		}
+		if res.Output != want || res.Status != 0 {
+			t.Fatalf("length %d: output %q status %d; want %q", n, res.Output, res.Status, want)
+		}
+	}
+	if err := <-dev; err != nil {
+		t.Fatalf("device: %v", err)
+	}
 }
 
 func TestRunOutputAndStatus(t *testing.T) {
@@ -199,7 +250,7 @@ func TestRunTimeoutCoversTheSend(t *testing.T) {
 	if te.After < 20*time.Millisecond {
 		t.Fatalf("the timeout should say how long Run took, sending included, not %v: %v", te.After, err)
 	}
-	far.Expect("cat /etc/version; echo __CB_")
+	far.Expect("_S__; cat /etc/version; echo __CB''")
 }
 
 func TestLoginAndRunRefuseNoTimeout(t *testing.T) {

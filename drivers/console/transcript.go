@@ -21,6 +21,16 @@ const (
 	EventReopen = "reopen"
 	EventClose  = "close"
 	EventNote   = "note"
+	// EventDiscard carries, as text or b64, what the port had received
+	// before the console opened: recorded, never matched.
+	EventDiscard = "discard"
+	// EventMark is a Mark: output before it is not matched after it.
+	EventMark = "mark"
+	// EventRefused: after a loss, the port led to another device, which
+	// the console refused (see SameDevice).
+	EventRefused = "refused"
+	// EventPower is a power transition of the fixture, from Event.
+	EventPower = "power"
 )
 
 // Record is one line of a console transcript.
@@ -197,6 +207,21 @@ func (r *recorder) event(event, detail string) {
 	defer r.mu.Unlock()
 	r.flushHeld() // read before the event: it goes first
 	r.writeLocked(Record{Dir: dirEvent, Event: event, Detail: detail}, t)
+}
+
+// eventData records an event carrying bytes (EventDiscard).
+func (r *recorder) eventData(event, detail string, b []byte) {
+	t := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushHeld()
+	rec := Record{Dir: dirEvent, Event: event, Detail: detail}
+	if utf8.Valid(b) {
+		rec.Text = string(b)
+	} else {
+		rec.B64 = base64.StdEncoding.EncodeToString(b)
+	}
+	r.writeLocked(rec, t)
 }
 
 // writeLocked writes one line. Called with mu.

@@ -71,6 +71,57 @@ func (p *PTY) Hangup() {
 	}
 }
 
+// Vanish closes the master but leaves Path pointing at the freed
+// /dev/pts number, as a bridge that died without removing its link; Tty
+// says which number that was.
+func (p *PTY) Vanish() (tty string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.far != nil {
+		tty = p.tty.Name()
+		p.far.Close()
+		p.tty.Close()
+		p.far, p.tty = nil, nil
+	}
+	return tty
+}
+
+// Stranger opens ptys until the kernel hands out tty (a /dev/pts path
+// freed by Vanish) to one made after made, as it would to the next program
+// on the machine that opens a pty, and returns that pty's master, in raw
+// mode. The kernel gives the lowest free number, so this is normally the
+// first pty opened; a pty's creation time has the kernel's clock-tick
+// granularity (a few ms), so one made within the tick of made is closed
+// and opened again until the tick has passed.
+func Stranger(t testing.TB, tty string, made time.Time) *Far {
+	t.Helper()
+	for range 1 << 20 {
+		ptmx, slave, err := pty.Open()
+		if err != nil {
+			t.Fatalf("open pty: %v", err)
+		}
+		if slave.Name() != tty {
+			t.Cleanup(func() { ptmx.Close(); slave.Close() })
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(slave.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		if !time.Unix(st.Ctim.Unix()).After(made) {
+			ptmx.Close()
+			slave.Close()
+			continue
+		}
+		master := nonblocking(t, ptmx)
+		raw(t, slave)
+		t.Cleanup(func() { slave.Close() })
+		return NewFar(t, master)
+	}
+	t.Fatalf("the kernel did not hand out %s again", tty)
+	return nil
+}
+
 // Replace makes a fresh pty and points Path at it, as a device coming
 // back (perhaps under another /dev/pts number). The old one is closed.
 func (p *PTY) Replace() *Far {
@@ -79,31 +130,8 @@ func (p *PTY) Replace() *Far {
 	if err != nil {
 		p.t.Fatalf("open pty: %v", err)
 	}
-	// The master comes back in blocking mode, and closing a blocking
-	// *os.File waits for the Read in progress: the master would stay open
-	// and Hangup would not hang up. A non-blocking copy goes through Go's
-	// poller, whose Close interrupts the Read and closes at once.
-	fd, err := unix.Dup(int(ptmx.Fd()))
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
-	}
-	if err != nil {
-		p.t.Fatalf("pty master: %v", err)
-	}
-	master := os.NewFile(uintptr(fd), ptmx.Name())
-	ptmx.Close()
-	// Raw from the start, so nothing the device writes before the
-	// console opens is echoed back or translated by the line discipline.
-	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		p.t.Fatalf("pty termios: %v", err)
-	}
-	tio.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG | unix.IEXTEN
-	tio.Iflag &^= unix.ICRNL | unix.IXON | unix.INLCR | unix.IGNCR
-	tio.Oflag &^= unix.OPOST
-	if err := unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, tio); err != nil {
-		p.t.Fatalf("pty termios: %v", err)
-	}
+	master := nonblocking(p.t, ptmx)
+	raw(p.t, tty)
 	tmp := p.Path + ".new"
 	os.Remove(tmp)
 	if err := os.Symlink(tty.Name(), tmp); err != nil {
@@ -116,6 +144,40 @@ func (p *PTY) Replace() *Far {
 	defer p.mu.Unlock()
 	p.far, p.tty = NewFar(p.t, master), tty
 	return p.far
+}
+
+// nonblocking returns a non-blocking copy of a pty master. The master
+// comes back in blocking mode, and closing a blocking *os.File waits for
+// the Read in progress: the master would stay open and Hangup would not
+// hang up. A non-blocking copy goes through Go's poller, whose Close
+// interrupts the Read and closes at once.
+func nonblocking(t testing.TB, ptmx *os.File) *os.File {
+	fd, err := unix.Dup(int(ptmx.Fd()))
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		t.Fatalf("pty master: %v", err)
+	}
+	master := os.NewFile(uintptr(fd), ptmx.Name())
+	ptmx.Close()
+	return master
+}
+
+// raw makes the slave raw from the start, so nothing the device writes
+// before the console opens is echoed back or translated by the line
+// discipline.
+func raw(t testing.TB, tty *os.File) {
+	tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatalf("pty termios: %v", err)
+	}
+	tio.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG | unix.IEXTEN
+	tio.Iflag &^= unix.ICRNL | unix.IXON | unix.INLCR | unix.IGNCR
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatalf("pty termios: %v", err)
+	}
 }
 
 // Server plays a serial server's raw TCP port on 127.0.0.1.
