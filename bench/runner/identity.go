@@ -28,7 +28,7 @@ func (r *fixtureRun) identify(ctx context.Context, strat *Strategy, procs *proce
 		return nil
 	}
 	var got procedure.Result
-	err := strat.BootWith(ctx, func(ctx context.Context) error {
+	err := strat.PowerOnWith(ctx, func(ctx context.Context) error {
 		var err error
 		got, err = procs.Run(ctx, IdentifyProcedure, nil)
 		return err

@@ -208,34 +208,18 @@ func TestCancelledRunIsSealedAsInterrupted(t *testing.T) {
 	}
 }
 
-// identifyProfile adds an identify procedure to the lab's copy of the
-// example profile: it reads the banner the unit prints while it boots.
-func (l *lab) identifyProfile(t *testing.T, labelSerial string) {
+// relabel rewrites the serial on the lab's bench file's labels, as a label
+// that does not belong to the unit on the fixture.
+func (l *lab) relabel(t *testing.T, serial string) {
 	t.Helper()
-	dir := filepath.Join(l.dir, "lab")
-	prof := filepath.Join(dir, "profiles", "simcam-sc100.yaml")
-	b, err := os.ReadFile(prof)
+	bench := filepath.Join(l.dir, "lab", "bench.yaml")
+	bf, err := os.ReadFile(bench)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = append(b, []byte(`
-  identify:
-    - expect: '(?P<model>SimCam \S+) firmware (?P<version>[0-9.]+) +serial (?P<serial>\S+)\n'
-      timeout: 5m
-`)...)
-	if err := os.WriteFile(prof, b, 0o644); err != nil {
+	re := regexp.MustCompile(`serial: [A-Z0-9]+`)
+	if err := os.WriteFile(bench, re.ReplaceAll(bf, []byte("serial: "+serial)), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	bench := filepath.Join(dir, "bench.yaml")
-	if labelSerial != "" {
-		bf, err := os.ReadFile(bench)
-		if err != nil {
-			t.Fatal(err)
-		}
-		re := regexp.MustCompile(`serial: [A-Z0-9]+`)
-		if err := os.WriteFile(bench, re.ReplaceAll(bf, []byte("serial: "+labelSerial)), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if l.bench, err = fixtures.LoadBench(bench); err != nil {
 		t.Fatal(err)
@@ -244,7 +228,6 @@ func (l *lab) identifyProfile(t *testing.T, labelSerial string) {
 
 func TestIdentityIsReadFromTheUnit(t *testing.T) {
 	l := startLab(t, sim.UnitConfig{Name: "rt-id"})
-	l.identifyProfile(t, "")
 	outs, err := runner.Run(t.Context(), l.config(debug.Suite))
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +247,7 @@ func TestIdentityIsReadFromTheUnit(t *testing.T) {
 
 func TestWrongUnitStopsTheRunAsError(t *testing.T) {
 	l := startLab(t, sim.UnitConfig{Name: "rt-wrong"})
-	l.identifyProfile(t, "SC100-NOTTHISONE")
+	l.relabel(t, "SC100-NOTTHISONE")
 	outs, err := runner.Run(t.Context(), l.config(debug.Suite))
 	if err != nil {
 		t.Fatal(err)
@@ -280,5 +263,21 @@ func TestWrongUnitStopsTheRunAsError(t *testing.T) {
 		if c.Verdict != results.Error || !strings.Contains(c.Reason, "wrong unit") {
 			t.Fatalf("case %s: %s %q", c.ID, c.Verdict, c.Reason)
 		}
+	}
+}
+
+// TestIdentityOfAUnitWithoutALogin (the example profile's identify
+// procedure reads the boot banner): a unit that drops straight into a root
+// shell still says who it is, and its case runs (and fails) rather than
+// the identity waiting for a login prompt that never comes.
+func TestIdentityOfAUnitWithoutALogin(t *testing.T) {
+	l := startLab(t, sim.UnitConfig{Name: "rt-idroot", Flaws: []sim.Flaw{sim.UARTRootShell}})
+	outs, err := runner.Run(t.Context(), l.config(debug.Suite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := outs[0].Record
+	if rec == nil || rec.Verdict != results.Fail || rec.Device.Firmware.Version != "1.4.2" {
+		t.Fatalf("%v %+v", outs[0].Err, rec)
 	}
 }

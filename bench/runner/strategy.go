@@ -97,20 +97,7 @@ func (s *Strategy) reach(ctx context.Context, want suite.State) error {
 // stays unread for the case (the profile's login procedure starts by
 // waiting for it), and no Enter is needed to ask for another, which a getty
 // flushing its input would drop.
-func (s *Strategy) boot(ctx context.Context) error { return s.BootWith(ctx, nil) }
-
-// BootWith boots the device as boot does and runs during while it boots
-// (reading the banner it prints on the way, say); the login prompt is
-// watched for from before power-on, so during cannot make it be missed.
-// The device is then in the booted state.
-func (s *Strategy) BootWith(ctx context.Context, during func(context.Context) error) (err error) {
-	defer func() {
-		if err != nil {
-			s.state = ""
-		} else {
-			s.state = suite.Booted
-		}
-	}()
+func (s *Strategy) boot(ctx context.Context) error {
 	if s.state != suite.Off {
 		if err := s.Power.Off(ctx); err != nil {
 			return err
@@ -126,11 +113,6 @@ func (s *Strategy) BootWith(ctx context.Context, during func(context.Context) er
 	}
 	s.Console.Note("strategy: power on, watching for the login prompt")
 	t := time.NewTimer(s.BootTimeout)
-	if during != nil {
-		if err := during(ctx); err != nil {
-			return err
-		}
-	}
 	defer t.Stop()
 	select {
 	case <-w.Fired():
@@ -142,6 +124,26 @@ func (s *Strategy) BootWith(ctx context.Context, during func(context.Context) er
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// PowerOnWith switches the device off and on and runs during while it
+// boots (reading the banner it prints on the way), then forgets the state:
+// whether the boot ends at a login prompt, a shell or nothing is the cases'
+// business, not the identity's.
+func (s *Strategy) PowerOnWith(ctx context.Context, during func(context.Context) error) error {
+	defer s.Forget()
+	if s.state != suite.Off {
+		if err := s.Power.Off(ctx); err != nil {
+			return err
+		}
+	}
+	if m, ok := s.Console.(marker); ok {
+		m.Mark("identity: power off: output before this is the last boot's")
+	}
+	if err := s.Power.On(ctx); err != nil {
+		return err
+	}
+	return during(ctx)
 }
 
 func orUnnamed(prompt string) string {
