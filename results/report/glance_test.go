@@ -12,7 +12,7 @@ var reTag = regexp.MustCompile(`<[^>]*>`)
 
 // TestArchiveTableSaysWhatFailed: the archive's table of runs, the first
 // thing an archive's page shows, names on each unit's row the checks that
-// found a problem there, in the checks' own plain titles, and says
+// found a problem there ("Failed: " and the check's plain title), and says
 // "None" on a row where nothing was found, so a reader sees which units
 // failed what without opening a run or knowing a provision number.
 func TestArchiveTableSaysWhatFailed(t *testing.T) {
@@ -31,8 +31,8 @@ func TestArchiveTableSaysWhatFailed(t *testing.T) {
 		row := text(r[1])
 		switch {
 		case strings.Contains(row, "cam-2"):
-			if !strings.Contains(row, "check 2") || strings.Contains(row, "check 1") {
-				t.Errorf("the failing unit's row does not name what failed (check 2) alone: %q", row)
+			if !strings.Contains(row, "Failed: check 2") || strings.Contains(row, "check 1") {
+				t.Errorf("the failing unit's row does not name what failed (Failed: check 2) alone: %q", row)
 			}
 		default:
 			if !strings.Contains(row, "None") || strings.Contains(row, "check ") {
