@@ -22,6 +22,7 @@ import (
 type demoProgress struct {
 	w     io.Writer
 	live  bool
+	width int // a line longer than the terminal would wrap and spoil the redraw
 	start time.Time
 	units []demoUnitState
 	drawn bool
@@ -44,7 +45,12 @@ func isTerminal(w io.Writer) bool {
 }
 
 func newDemoProgress(w io.Writer, live bool, units []sim.UnitConfig, cases int) *demoProgress {
-	p := &demoProgress{w: w, live: live, start: time.Now()}
+	p := &demoProgress{w: w, live: live, start: time.Now(), width: 160}
+	if f, ok := w.(*os.File); ok && live {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 20 {
+			p.width = cols - 1
+		}
+	}
 	for _, u := range units {
 		p.units = append(p.units, demoUnitState{name: u.Name, flaws: u.Flaws, total: cases, now: "waiting"})
 	}
@@ -116,7 +122,7 @@ func (p *demoProgress) draw() {
 			state = "✓ "
 		}
 		line := fmt.Sprintf("%s%-7s %-24s %d/%d  %s", state, u.name, flawWords(u.flaws), u.done, u.total, u.now)
-		fmt.Fprintf(&b, "\r\x1b[2K%s\n", truncateRunes(line, 160))
+		fmt.Fprintf(&b, "\r\x1b[2K%s\n", truncateRunes(line, p.width))
 	}
 	io.WriteString(p.w, b.String())
 }
