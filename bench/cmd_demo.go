@@ -270,6 +270,7 @@ type demoSummary struct {
 	wrong    int        // units with a mismatch
 	untested []sim.Flaw // flaws on some unit that no case tests yet
 	caught   int        // flaws some case tests
+	scale    float64    // the lab's time scale
 }
 
 type demoRow struct {
@@ -282,7 +283,7 @@ type demoRow struct {
 }
 
 func summarizeDemo(outs []runner.Outcome, lab *sim.Lab, all []*suite.Suite) *demoSummary {
-	s := &demoSummary{suites: all}
+	s := &demoSummary{suites: all, scale: lab.TimeScale()}
 	for _, o := range outs {
 		u := lab.Unit(o.Fixture)
 		r := demoRow{unit: o.Fixture, flaws: u.Flaws(), err: o.Err}
@@ -383,5 +384,9 @@ func (s *demoSummary) write(w io.Writer) {
 		fmt.Fprintf(w, "\nSelf-check passed: all %d units got exactly the verdicts their flaws call for (%d flaw(s) tested, %d with no case yet).\n", len(s.rows), s.caught, len(s.untested))
 	} else {
 		fmt.Fprintf(w, "\nSelf-check FAILED: %d of %d units did not get the verdicts their flaws call for: the bench is wrong somewhere.\n", s.wrong, len(s.rows))
+		if s.scale < demoScale {
+			fmt.Fprintf(w, "At --scale %g the lab's 3 s autoboot window is %s and the cases' timeouts shrink alike: on a busy machine that can be too short to keep up with (ERROR); try the default --scale %g.\n",
+				s.scale, time.Duration(3*float64(time.Second)*s.scale), demoScale)
+		}
 	}
 }

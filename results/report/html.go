@@ -334,7 +334,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 <table class="runs">
 <tr><th>Verdict</th><th>Device</th><th>Problems found</th><th>Serial</th><th>Firmware</th><th>Fixture</th><th>When</th><th>Checks</th></tr>
 {{- range .Runs}}
-<tr><td><a href="#{{.Anchor}}"><span class="badge {{.Class}}">{{.Word}}</span></a></td><td><a href="#{{.Anchor}}">{{.Model}}</a></td>
+<tr><td><a href="#{{.Anchor}}"><span class="badge {{.Class}}">{{.Word}}</span></a></td><td class="nw"><a href="#{{.Anchor}}">{{.Model}}</a></td>
 <td class="found">{{range .Problems}}<a class="{{.Class}}" href="#{{.Anchor}}">Failed: {{.Title}}</a>{{end}}{{range .Undecided}}<a class="{{.Class}}" href="#{{.Anchor}}">Not decided: {{.Title}}</a>{{end}}{{if .Clean}}<span class="none">None</span>{{else if not (or .Problems .Undecided)}}<span class="muted">—</span>{{end}}</td><td class="nw">{{.Serial}}</td><td class="nw">{{.Firmware}}</td><td class="nw">{{.Fixture}}</td><td class="nw">{{.When}}</td><td>{{range .Counts}}<span class="badge {{.Class}}">{{.N}} {{.Word}}</span> {{end}}</td></tr>
 {{- end}}
 </table>
