@@ -262,3 +262,20 @@ func TestDemoReportAtAGlance(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeDemo runs the README's first command as written, in a fresh
+// folder standing for the repo root: it exits 0 and leaves its report in
+// demo-out/TIME/, where the README says to open it.
+func TestReadmeDemo(t *testing.T) {
+	lines := readmeSection(t, "On a fresh machine")
+	if lines[0] != "go run ./bench demo" || !slices.Contains(lines, "go test ./...") {
+		t.Fatalf("README's first commands are %q, want go run ./bench demo and go test ./...", lines)
+	}
+	root := t.TempDir()
+	if code, out, _ := runBinIn(t, root, os.Environ(), readmeCommand(t, lines, "demo")...); code != 0 {
+		t.Fatalf("README's bench demo: exit %d\n%s", code, out)
+	}
+	if reps, _ := filepath.Glob(filepath.Join(root, "demo-out", "*", "report.html")); len(reps) != 1 {
+		t.Fatalf("README says the report is demo-out/*/report.html; found %q", reps)
+	}
+}
