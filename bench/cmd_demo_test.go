@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -277,5 +278,44 @@ func TestReadmeDemo(t *testing.T) {
 	}
 	if reps, _ := filepath.Glob(filepath.Join(root, "demo-out", "*", "report.html")); len(reps) != 1 {
 		t.Fatalf("README says the report is demo-out/*/report.html; found %q", reps)
+	}
+}
+
+// TestDemoSignal: SIGTERM while the units boot (in real time) stops the
+// demo with exit 3; the summary says the self-check did not finish rather
+// than that the bench is wrong, and the records are sealed and verify.
+func TestDemoSignal(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	cmd := exec.Command(benchBin, "demo", "--out", out, "--units", "4", "--scale", "1")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if strings.Contains(sc.Text(), " begun") {
+			cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitIncomplete {
+		t.Fatalf("interrupted demo: %v, want exit 3\n%s\n%s", err, stdout.String(), strings.Join(seen, "\n"))
+	}
+	if !strings.Contains(stdout.String(), "Self-check not finished") || strings.Contains(stdout.String(), "WRONG") {
+		t.Errorf("summary of an interrupted demo:\n%s", stdout.String())
+	}
+	if code, o, e := runBin(t, nil, "verify", "--key", filepath.Join(out, "demo.pub"), filepath.Join(out, "archive")); code != 0 {
+		t.Fatalf("the interrupted demo's archive does not verify: %d\n%s%s", code, o, e)
+	}
+	if _, err := os.Stat(filepath.Join(out, "lab")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lab's folder was kept: %v", err)
 	}
 }

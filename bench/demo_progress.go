@@ -18,7 +18,8 @@ import (
 // demoProgress shows a demo's run as it goes. On a terminal it keeps one
 // line per unit and redraws them in place at every event; anywhere else
 // (a pipe, a CI log) it writes a line per finished case and run, never
-// redrawn, so nothing is lost.
+// redrawn, so nothing is lost: a line per run begun, case ended and run
+// sealed.
 type demoProgress struct {
 	w     io.Writer
 	live  bool
@@ -76,6 +77,7 @@ func (p *demoProgress) event(e runner.Event) {
 	switch e.Kind {
 	case runner.EventRunStart:
 		u.now = "started"
+		line = fmt.Sprintf("%s: run %s begun", e.Fixture, e.Run)
 	case runner.EventCaseStart:
 		u.now = e.Case + " ..."
 	case runner.EventCaseEnd:
@@ -91,7 +93,7 @@ func (p *demoProgress) event(e runner.Event) {
 	case runner.EventRunEnd:
 		u.sealed = true
 		u.now = "record sealed"
-		line = fmt.Sprintf("%s: record sealed", e.Fixture)
+		line = fmt.Sprintf("%s: record sealed: %s", e.Fixture, e.Verdict)
 	case runner.EventError:
 		u.now = "not run: " + e.Reason
 		line = fmt.Sprintf("%s: not run: %s", e.Fixture, e.Reason)
