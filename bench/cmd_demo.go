@@ -140,6 +140,9 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	// cancelled run still powers its units off through it.
 	lab, err := sim.Start(context.Background(), sim.Config{Dir: filepath.Join(fs.lab, "units"), TimeScale: o.scale, Units: units})
 	if err != nil {
+		if !o.keep {
+			os.RemoveAll(fs.lab)
+		}
 		if errors.Is(err, sim.ErrConfig) {
 			return usageError(err)
 		}
@@ -377,7 +380,8 @@ func (s *demoSummary) write(w io.Writer) {
 			fmt.Fprintf(w, "%s: %v\n", r.unit, r.err)
 		}
 		for _, m := range r.mismatch {
-			fmt.Fprintf(w, "%s (%s): %s\n", r.unit, flawWords(r.flaws), m)
+			// A reason may carry a console excerpt: the report has it whole.
+			fmt.Fprintf(w, "%s (%s): %s\n", r.unit, flawWords(r.flaws), truncateRunes(m.String(), 400))
 		}
 	}
 	if len(s.untested) > 0 {
