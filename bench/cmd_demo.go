@@ -102,6 +102,10 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	if err != nil {
 		return usageError(fmt.Errorf("--units: %w", err))
 	}
+	all := suites.All()
+	if err := expect.Validate(all); err != nil {
+		return &exitError{code: exitIncomplete, err: fmt.Errorf("the bench's own %w", err)}
+	}
 	if o.out == "" {
 		o.out = filepath.Join("demo-out", time.Now().UTC().Format("20060102T150405Z"))
 	}
@@ -109,10 +113,6 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 		return usageError(err)
 	}
 	fs := newDemoFiles(o.out)
-	all := suites.All()
-	if err := expect.Validate(all); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
 
 	if ctx == nil {
 		ctx = context.Background()
@@ -190,7 +190,6 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	if err != nil {
 		return &exitError{code: exitIncomplete, err: fmt.Errorf("run the suites: %w", err)}
 	}
-	took := time.Since(began)
 
 	vr, verr := results.Verify(fs.archive, results.VerifyOptions{Keys: []crypto.PublicKey{key.Public()}})
 	verified := verr == nil && vr.OK()
@@ -214,6 +213,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 		}
 	}
 
+	took := time.Since(began)
 	sum := summarizeDemo(outs, lab, all)
 	sum.interrupted = ctx.Err() != nil
 	sum.write(stdout)
@@ -233,7 +233,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	if o.keep {
 		fmt.Fprintf(stdout, "Lab:     %s (bench file %s; its consoles and lines existed only while the demo ran)\n", fs.lab, benchFile)
 	}
-	fmt.Fprintf(stdout, "Took %.1f s.\n", took.Seconds())
+	fmt.Fprintf(stdout, "Took %.1f s (lab start to reports written).\n", took.Seconds())
 
 	switch {
 	case ctx.Err() != nil:
