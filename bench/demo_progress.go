@@ -92,7 +92,10 @@ func (p *demoProgress) event(e runner.Event) {
 		line = fmt.Sprintf("%s: %s %s (%s)", e.Fixture, e.Case, e.Verdict, mark)
 	case runner.EventRunEnd:
 		u.sealed = true
-		u.now = "record sealed"
+		u.now = fmt.Sprintf("record sealed: %s, as expected", e.Verdict)
+		if u.wrong > 0 {
+			u.now = fmt.Sprintf("record sealed: %s, %d case(s) WRONG", e.Verdict, u.wrong)
+		}
 		line = fmt.Sprintf("%s: record sealed: %s", e.Fixture, e.Verdict)
 	case runner.EventError:
 		u.now = "not run: " + e.Reason
