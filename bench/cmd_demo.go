@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -331,6 +332,7 @@ func summarizeDemo(outs []runner.Outcome, lab *sim.Lab, all []*suite.Suite) *dem
 		}
 		s.rows = append(s.rows, r)
 	}
+	slices.Sort(s.untested)
 	return s
 }
 
