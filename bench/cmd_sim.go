@@ -49,7 +49,7 @@ func simCommand() *cobra.Command {
 console on a pty, relay and reset-button GPIO lines, telnet and an HTTP admin
 page on 127.0.0.1, and flash in a folder under --out. It writes a bench file
 (OUT/bench.yaml) that bench check, bench console, bench power and bench run
-accept (bench demo, one command for all of it, is not there yet), prints each
+accept (bench demo starts a lab of its own and runs every suite on it), prints each
 unit's console, lines and ports, and runs until Ctrl-C.
 
 Units are named cam-1 ... cam-N. A unit is a good device unless given flaws:

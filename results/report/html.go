@@ -13,8 +13,11 @@ import (
 // WriteHTML writes rep as one self-contained HTML page: no script, no
 // external asset, and a Content-Security-Policy that forbids both, so even a
 // mistake in escaping could not run anything a device sent. The page starts
-// with what a retailer needs at a glance (per run: a big verdict, the
-// device, counts, one sentence per problem), then per case its references,
+// with what a retailer needs at a glance: for an archive, a table of runs,
+// failures first, each row naming the checks that found a problem on that
+// unit by their plain titles (or "None"), so which units failed what reads
+// without knowing a provision number; then per run a big verdict, the
+// device, counts, one sentence per problem; then per case its references,
 // verdict, reason, a timeline and the console excerpt that decided it.
 //
 // html/template escapes every string; strings from a device are also made
@@ -72,6 +75,7 @@ type htmlRun struct {
 	Fixture, Bench, When, Took, Clock    string
 	Declaration, Software                string
 	Reason                               string
+	Clean                                bool // sealed, verified, and no check found a problem or stayed undecided
 	Counts                               []chip
 	Problems                             []htmlSentence
 	Undecided                            []htmlSentence
@@ -84,6 +88,7 @@ type htmlRun struct {
 
 type htmlSentence struct {
 	Anchor, Class, Text, Refs string
+	Title                     string // the check's title, for the archive's table
 }
 
 type htmlCase struct {
@@ -171,7 +176,7 @@ func htmlRunOf(run *Run) htmlRun {
 			hc.OtherEvidence = append(hc.OtherEvidence, clean(desc, false))
 		}
 		hr.Cases = append(hr.Cases, hc)
-		s := htmlSentence{Anchor: hc.Anchor, Class: hc.Class, Text: clean(sentence(c), false), Refs: clean(referenceLine(c.References), false)}
+		s := htmlSentence{Anchor: hc.Anchor, Class: hc.Class, Text: clean(sentence(c), false), Refs: clean(referenceLine(c.References), false), Title: hc.Title}
 		switch c.Verdict {
 		case results.Fail:
 			hr.Problems = append(hr.Problems, s)
@@ -179,6 +184,9 @@ func htmlRunOf(run *Run) htmlRun {
 			hr.Undecided = append(hr.Undecided, s)
 		}
 	}
+	v := run.Verdict()
+	hr.Clean = run.State == StateSealed && run.Stated() && (v == results.Pass || v == results.NotApplicable) &&
+		len(hr.Problems) == 0 && len(hr.Undecided) == 0
 	return hr
 }
 
@@ -282,6 +290,8 @@ table.refs th{color:#555;font-weight:500;white-space:nowrap}
 table.runs{width:100%}
 table.runs th,table.runs td{padding:6px 8px;border-bottom:1px solid #e5e7eb;text-align:left;font-size:14px}
 table.runs th{background:#f3f4f6}
+table.runs td.found a{display:block;color:var(--vc);font-weight:600;text-decoration:none}
+table.runs td.found .none{color:#666}
 .nw{white-space:nowrap}
 details{margin:8px 0}
 summary{cursor:pointer;font-weight:600}
@@ -322,9 +332,10 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{"of
 {{- range .Notices}}<p class="notice">{{sentenceCase .}}</p>{{end}}
 {{- if .Runs}}
 <table class="runs">
-<tr><th>Verdict</th><th>Device</th><th>Serial</th><th>Firmware</th><th>Fixture</th><th>When</th><th>Checks</th></tr>
+<tr><th>Verdict</th><th>Device</th><th>Problems found</th><th>Serial</th><th>Firmware</th><th>Fixture</th><th>When</th><th>Checks</th></tr>
 {{- range .Runs}}
-<tr><td><a href="#{{.Anchor}}"><span class="badge {{.Class}}">{{.Word}}</span></a></td><td><a href="#{{.Anchor}}">{{.Model}}</a></td><td class="nw">{{.Serial}}</td><td class="nw">{{.Firmware}}</td><td class="nw">{{.Fixture}}</td><td class="nw">{{.When}}</td><td>{{range .Counts}}<span class="badge {{.Class}}">{{.N}} {{.Word}}</span> {{end}}</td></tr>
+<tr><td><a href="#{{.Anchor}}"><span class="badge {{.Class}}">{{.Word}}</span></a></td><td class="nw"><a href="#{{.Anchor}}">{{.Model}}</a></td>
+<td class="found">{{range .Problems}}<a class="{{.Class}}" href="#{{.Anchor}}">Failed: {{.Title}}</a>{{end}}{{range .Undecided}}<a class="{{.Class}}" href="#{{.Anchor}}">Not decided: {{.Title}}</a>{{end}}{{if .Clean}}<span class="none">None</span>{{else if not (or .Problems .Undecided)}}<span class="muted">—</span>{{end}}</td><td class="nw">{{.Serial}}</td><td class="nw">{{.Firmware}}</td><td class="nw">{{.Fixture}}</td><td class="nw">{{.When}}</td><td>{{range .Counts}}<span class="badge {{.Class}}">{{.N}} {{.Word}}</span> {{end}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
