@@ -30,6 +30,7 @@ var Table = []Row{
 	{Flaw: sim.MACPassword, Pending: "default credentials"},
 	{Flaw: sim.SerialPassword, Pending: "default credentials"},
 	{Flaw: sim.NoLockout, Pending: "default credentials (brute force)"},
+	{Flaw: sim.PasswordEcho, Pending: "default credentials (passwords shown as typed)"},
 	{Flaw: sim.TelnetDefaultAccount, Pending: "network surface"},
 	{Flaw: sim.ResetKeepsWiFi, Pending: "factory reset"},
 	{Flaw: sim.ResetKeepsAccounts, Pending: "factory reset"},
