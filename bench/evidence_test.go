@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -159,5 +161,43 @@ func TestDriversEvidenceReadsBackInTheArchive(t *testing.T) {
 		if len(ev.Notices) > 0 {
 			t.Errorf("report notices on %s: %v", ev.Path, ev.Notices)
 		}
+	}
+}
+
+// TestEvidenceLinesHaveOneDefinition holds the drivers' evidence lines and
+// results' readers of them to one format (results/formats.md): every field
+// a driver writes, filled in, decodes strictly into results' type and back
+// to the same JSON. A field added on one side only fails here.
+func TestEvidenceLinesHaveOneDefinition(t *testing.T) {
+	strict := func(t *testing.T, line []byte, into any) {
+		t.Helper()
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(into); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+	}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 123456789, time.UTC)
+	ev := power.Event{Mono: 2 * time.Second, Wall: now, Switch: `fixture "cam-1"`, Action: power.ActionOff,
+		Start: time.Second, StartWall: now.Add(-time.Second), Level: "High", Detail: "d", Output: "o",
+		State: power.StateOff, StatusOutput: "off\n", Err: "e"}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pe results.PowerEvent
+	strict(t, b, &pe)
+	if pe.StartMonoNs == nil || *pe.StartMonoNs != int64(time.Second) || pe.State != "off" || pe.StatusOutput != "off\n" || !pe.StartWall.Equal(now.Add(-time.Second)) || pe.Error != "e" {
+		t.Fatalf("power event read back as %+v", pe)
+	}
+	rec := console.Record{MonoNS: 5, Wall: now.Format(time.RFC3339Nano), Dir: "event", Text: "t", B64: "AAE=", Event: console.EventMark, Detail: "d"}
+	b, err = json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tl results.TranscriptLine
+	strict(t, b, &tl)
+	if tl.MonoNs != 5 || tl.Event != "mark" || string(tl.B64) != "\x00\x01" || tl.Detail != "d" {
+		t.Fatalf("transcript line read back as %+v", tl)
 	}
 }

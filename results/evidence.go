@@ -95,8 +95,15 @@ type PowerEvent struct {
 	Wall   time.Time `json:"wall"`
 	Switch string    `json:"switch"`
 	Action string    `json:"action"`
-	Level  string    `json:"level,omitempty"`
-	Detail string    `json:"detail,omitempty"`
-	Output string    `json:"output,omitempty"`
-	Error  string    `json:"error,omitempty"`
+	// StartMonoNs and StartWall are when a switch began (a command that
+	// takes a second cuts power somewhere in between); nil for an event
+	// without a duration.
+	StartMonoNs  *int64    `json:"start_mono_ns,omitempty"`
+	StartWall    time.Time `json:"start_wall,omitzero"`
+	Level        string    `json:"level,omitempty"`
+	Detail       string    `json:"detail,omitempty"`
+	Output       string    `json:"output,omitempty"`
+	State        string    `json:"state,omitempty"`         // on, off or unknown after the event
+	StatusOutput string    `json:"status_output,omitempty"` // what the status command said
+	Error        string    `json:"error,omitempty"`
 }
