@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,11 +13,14 @@ import (
 
 	"github.com/certbench/certbench/bench/lease"
 	"github.com/certbench/certbench/bench/runner"
+	"github.com/certbench/certbench/drivers/console/consoletest"
+	"github.com/certbench/certbench/drivers/power/powertest"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/certbench/certbench/fixtures/sim"
 	"github.com/certbench/certbench/results"
 	"github.com/certbench/certbench/suites/debug"
 	"github.com/certbench/certbench/suites/suite"
+	"periph.io/x/conn/v3/gpio"
 )
 
 // scale runs the lab fast, but slow enough that the case's one key lands
@@ -279,5 +283,51 @@ func TestIdentityOfAUnitWithoutALogin(t *testing.T) {
 	rec := outs[0].Record
 	if rec == nil || rec.Verdict != results.Fail || rec.Device.Firmware.Version != "1.4.2" {
 		t.Fatalf("%v %+v", outs[0].Err, rec)
+	}
+}
+
+// TestLostConsoleIsTheBenchsErrorAndTheOthersFinish: a fixture whose serial
+// server goes away mid-run ends in ERROR naming the lost console, never in
+// a device verdict, while the fixture beside it runs to its PASS.
+func TestLostConsoleIsTheBenchsErrorAndTheOthersFinish(t *testing.T) {
+	l := startLab(t, sim.UnitConfig{Name: "rt-ok"})
+	powertest.Register(t, "CBTEST_LOST_RELAY", gpio.Low)
+	srv := consoletest.NewServer(t)
+	bench := filepath.Join(l.dir, "lab", "bench.yaml")
+	f, err := os.OpenFile(bench, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, `  - name: rt-lost
+    power: {line: CBTEST_LOST_RELAY, safe: off, min_off: 1ms}
+    console: {tcp: "%s"}
+    label: {serial: SC100-LOST}
+    profile: profiles/simcam-sc100.yaml
+    declarations: declarations/simcam-sc100.yaml
+`, srv.Addr)
+	f.Close()
+	if l.bench, err = fixtures.LoadBench(bench); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		srv.Far() // the bench has connected: the server goes down
+		srv.Stop()
+	}()
+	cfg := l.config(debug.Suite)
+	cfg.TimeScale = 0.01 // the lost console's wait gives up after 3 s, not 15
+	outs, err := runner.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*results.Record{}
+	for _, o := range outs {
+		got[o.Fixture] = o.Record
+	}
+	if r := got["rt-ok"]; r == nil || r.Verdict != results.Pass {
+		t.Fatalf("the fixture beside the lost one: %+v", r)
+	}
+	r := got["rt-lost"]
+	if r == nil || r.Verdict != results.Error || !strings.Contains(r.Reason, `console "rt-lost" lost`) {
+		t.Fatalf("the fixture whose console was lost: %+v", r)
 	}
 }
