@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/certbench/certbench/bench/buildinfo"
@@ -46,8 +47,9 @@ finished are NOT_RUN, and each record says the run was interrupted and is
 sealed all the same. Further signals while the records are sealed are
 ignored, so a second Ctrl-C cannot lose them.
 
-Progress: a line per event on stderr (on a terminal and off it); -o json
-writes the events as JSON lines on stdout instead, then nothing else.
+Progress goes to stderr: on a terminal a line per fixture, redrawn (the case
+running, for how long, the verdicts so far); elsewhere a line per event. -o
+json writes the events as JSON lines on stdout instead, then nothing else.
 
 Exit status: 0 every case PASS or NOT_APPLICABLE; 1 at least one FAIL (the
 device's fault); 2 bad usage or an invalid file; 3 the run could not complete
@@ -117,12 +119,19 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, o runOptions) error {
 		cfg.Revision += "+modified"
 	}
 	enc := json.NewEncoder(stdout)
+	var names []string
+	for _, f := range b.Fixtures {
+		if len(o.fixtures) == 0 || slices.Contains(o.fixtures, f.Name) {
+			names = append(names, f.Name)
+		}
+	}
+	view := newRunProgress(stderr, names)
 	cfg.Progress = func(e runner.Event) {
 		if o.format == "json" {
 			enc.Encode(e)
 			return
 		}
-		printEvent(stderr, e)
+		view.event(e)
 	}
 	outs, err := runner.Run(ctx, cfg)
 	if err != nil {

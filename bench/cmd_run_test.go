@@ -2,16 +2,20 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/certbench/certbench/bench/runner"
+	"github.com/creack/pty"
 	"github.com/certbench/certbench/drivers/power/powertest"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/certbench/certbench/results"
@@ -205,5 +209,40 @@ func TestManualSessionsAndRunsShareTheFixture(t *testing.T) {
 	}
 	if pin.Read() != gpio.Low {
 		t.Fatal("a refused bench power switched the relay anyway")
+	}
+}
+
+// TestRunLiveViewOnATerminal: on a terminal, bench run keeps a line per
+// fixture and redraws them; its last view says each fixture's end.
+func TestRunLiveViewOnATerminal(t *testing.T) {
+	dir := startSimLab(t, "--units", "2", "--flaw", "cam-2:uart-root-shell", "--scale", "0.05")
+	m, s, err := pty.Open()
+	if err != nil {
+		t.Fatalf("open pty: %v", err)
+	}
+	defer m.Close()
+	cmd := exec.Command(benchBin, "run", "-c", filepath.Join(dir, "bench.yaml"))
+	cmd.Stderr = s
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var view bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&view, m); close(done) }() // ends with EIO once bench exits
+	cmd.Wait()
+	<-done
+	v := view.String()
+	i := strings.LastIndex(v, "\x1b[2A")
+	if i < 0 {
+		t.Fatalf("no redraw of the 2 fixture lines:\n%q", v)
+	}
+	last := v[i:]
+	for _, want := range []string{`cam-1 +sealed: PASS  1 PASS`, `cam-2 +sealed: FAIL  1 FAIL`} {
+		if !regexp.MustCompile(want).MatchString(last) {
+			t.Errorf("last view lacks %q:\n%q", want, last)
+		}
 	}
 }
