@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/certbench/certbench/bench/runner"
-	"github.com/creack/pty"
 	"github.com/certbench/certbench/drivers/power/powertest"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/certbench/certbench/results"
+	"github.com/creack/pty"
 	"periph.io/x/conn/v3/gpio"
 )
 
