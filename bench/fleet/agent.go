@@ -45,6 +45,9 @@ type Agent struct {
 	// Ready, when set, is called once the agent is connected and subscribed.
 	Ready func()
 
+	// queued, in tests, hears of each run put in the outbox.
+	queued func(run string)
+
 	topics Topics
 	s      *session
 	out    *outbox
@@ -385,6 +388,8 @@ func (a *Agent) run(ctx context.Context, j *Job, names []string) {
 		runs = append(runs, o.RunID)
 		if err := a.out.add(entry{Kind: entryRun, Job: j.ID, Run: o.RunID}); err != nil {
 			a.logf("job %s: %v", j.ID, err)
+		} else if a.queued != nil {
+			a.queued(o.RunID)
 		}
 	}
 	done := Event{Job: j.ID, Kind: EventDone, Runs: runs, Verdict: verdictOf(outs), Reason: strings.Join(reasons, "; ")}
