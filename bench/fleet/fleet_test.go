@@ -26,13 +26,20 @@ const testScale = 0.02
 // returns one bench per unit (bench PREFIX-i, its own archive and state),
 // each with a fresh bench key.
 func lab(t testing.TB, prefix string, n int, flaws map[int][]sim.Flaw) []*fixtures.Bench {
+	return labScaled(t, prefix, n, flaws, testScale)
+}
+
+// scales is each lab bench's time scale, for its agent.
+var scales sync.Map
+
+func labScaled(t testing.TB, prefix string, n int, flaws map[int][]sim.Flaw, scale float64) []*fixtures.Bench {
 	t.Helper()
 	var units []sim.UnitConfig
 	for i := range n {
 		units = append(units, sim.UnitConfig{Name: fmt.Sprintf("%s-%d", prefix, i+1), Flaws: flaws[i]})
 	}
 	dir := t.TempDir()
-	l, err := sim.Start(context.Background(), sim.Config{Dir: filepath.Join(dir, "lab"), TimeScale: testScale, Units: units})
+	l, err := sim.Start(context.Background(), sim.Config{Dir: filepath.Join(dir, "lab"), TimeScale: scale, Units: units})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +62,7 @@ func lab(t testing.TB, prefix string, n int, flaws map[int][]sim.Flaw) []*fixtur
 		b.Archive = filepath.Join(bd, "archive")
 		b.Fixtures = []*fixtures.Fixture{f}
 		out = append(out, &b)
+		scales.Store(&b, scale)
 	}
 	return out
 }
@@ -74,11 +82,22 @@ type runningAgent struct {
 
 // agent runs an agent for b on url until the test ends (or stop).
 func agent(t testing.TB, b *fixtures.Bench, url string, key crypto.Signer, trusted ...crypto.PublicKey) *runningAgent {
+	return agentWith(t, b, url, key, nil, trusted...)
+}
+
+func agentWith(t testing.TB, b *fixtures.Bench, url string, key crypto.Signer, set func(*Agent), trusted ...crypto.PublicKey) *runningAgent {
 	t.Helper()
 	ready := make(chan struct{})
-	a := &Agent{Bench: b, Broker: Broker{URL: url}, Key: key, Trusted: trusted, TimeScale: testScale,
+	scale, ok := scales.Load(b)
+	if !ok {
+		scale = testScale
+	}
+	a := &Agent{Bench: b, Broker: Broker{URL: url}, Key: key, Trusted: trusted, TimeScale: scale.(float64),
 		Ready: func() { close(ready) }}
-	if testing.Verbose() {
+	if set != nil {
+		set(a)
+	}
+	if os.Getenv("FLEET_TEST_LOG") != "" {
 		a.Logf = func(f string, args ...any) { t.Logf("agent %s: "+f, append([]any{b.ID}, args...)...) }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,7 +145,7 @@ func controller(t testing.TB, url, clientID string, benchKeys map[string][]crypt
 			w.records <- r
 		},
 	}
-	if testing.Verbose() {
+	if os.Getenv("FLEET_TEST_LOG") != "" {
 		w.c.Logf = func(f string, args ...any) { t.Logf("controller: "+f, args...) }
 	}
 	if err := w.c.Connect(t.Context()); err != nil {
@@ -305,7 +324,7 @@ func TestRoundTripEmbeddedBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() }) // after the agents' own cleanups
 	roundTrip(t, srv.URL(), "emb")
 }
 
