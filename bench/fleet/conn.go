@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // Broker is how to reach the fleet's MQTT broker.
@@ -78,8 +80,7 @@ func dial(ctx context.Context, b Broker, clientID string, clean bool, w *will, l
 	}
 	s := &session{subs: map[string]mqtt.MessageHandler{}, up: make(chan struct{}), logf: logf}
 	o := mqtt.NewClientOptions().AddBroker(b.URL).SetClientID(clientID).
-		SetCleanSession(clean).SetAutoReconnect(true).SetConnectRetry(true).
-		SetConnectRetryInterval(250 * time.Millisecond).SetMaxReconnectInterval(5 * time.Second).
+		SetCleanSession(clean).SetAutoReconnect(true).SetMaxReconnectInterval(5 * time.Second).
 		SetKeepAlive(15 * time.Second).SetPingTimeout(5 * time.Second).SetConnectTimeout(10 * time.Second).
 		SetWriteTimeout(30 * time.Second).SetOrderMatters(true)
 	if b.Username != "" {
@@ -111,19 +112,49 @@ func dial(ctx context.Context, b Broker, clientID string, clean bool, w *will, l
 		s.upMu.Unlock()
 	})
 	s.client = mqtt.NewClient(o)
-	t := s.client.Connect()
-	// With ConnectRetry the token ends only once connected (or never, if
-	// the broker stays away): wait for it or for ctx.
-	select {
-	case <-t.Done():
-		if err := t.Error(); err != nil {
-			return nil, fmt.Errorf("connect to broker %s: %w", b.URL, err)
+	// The first connection is tried until ctx ends, with backoff, while the
+	// broker is away; a refusal of the login or of a certificate is a
+	// setting to fix and is returned at once. Once connected, paho
+	// reconnects by itself.
+	wait := 250 * time.Millisecond
+	for {
+		t := s.client.Connect()
+		select {
+		case <-t.Done():
+		case <-ctx.Done():
+			s.client.Disconnect(0)
+			return nil, fmt.Errorf("connect to broker %s: %w", b.URL, context.Cause(ctx))
 		}
-	case <-ctx.Done():
-		s.client.Disconnect(0)
-		return nil, fmt.Errorf("connect to broker %s: %w", b.URL, context.Cause(ctx))
+		err := t.Error()
+		if err == nil {
+			return s, nil
+		}
+		if refused(err) {
+			return nil, fmt.Errorf("connect to broker %s: %w: check the user name, password and certificates (bench file fleet:, or the command's flags)", b.URL, err)
+		}
+		logf("broker %s: %v (trying again in %s)", b.URL, err, wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to broker %s: %w (last: %v)", b.URL, context.Cause(ctx), err)
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	return s, nil
+}
+
+// refused says err is the broker or TLS refusing who we are, which no
+// retry mends.
+func refused(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) || errors.Is(err, packets.ErrorRefusedNotAuthorised) ||
+		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "bad user name or password") || strings.Contains(msg, "not Authorized") ||
+		strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: ")
 }
 
 func (s *session) connected() {

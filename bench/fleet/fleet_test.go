@@ -350,6 +350,21 @@ type mosquitto struct {
 // on every change), as a production broker would.
 func startMosquitto(t testing.TB, persist bool) *mosquitto {
 	t.Helper()
+	return startMosquittoWith(t, func(dir string, port int) (string, string) {
+		conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n", port)
+		if persist {
+			conf += fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 1\nautosave_on_changes true\n", dir)
+		} else {
+			conf += "persistence false\n"
+		}
+		return conf, fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	})
+}
+
+// startMosquittoWith runs mosquitto with the config conf writes for its
+// folder and port; conf returns the config and the broker's URL.
+func startMosquittoWith(t testing.TB, conf func(dir string, port int) (string, string)) *mosquitto {
+	t.Helper()
 	if _, err := os.Stat(mosquittoPath); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("mosquitto not installed at %s: CI must install it (.ci/run)", mosquittoPath)
@@ -368,14 +383,9 @@ func startMosquitto(t testing.TB, persist bool) *mosquitto {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n", port)
-	if persist {
-		conf += fmt.Sprintf("persistence true\npersistence_location %s/\nautosave_interval 1\nautosave_on_changes true\n", dir)
-	} else {
-		conf += "persistence false\n"
-	}
-	m := &mosquitto{url: fmt.Sprintf("tcp://127.0.0.1:%d", port), conf: filepath.Join(dir, "mosquitto.conf"), t: t}
-	os.WriteFile(m.conf, []byte(conf), 0o644)
+	text, url := conf(dir, port)
+	m := &mosquitto{url: url, conf: filepath.Join(dir, "mosquitto.conf"), t: t}
+	os.WriteFile(m.conf, []byte(text), 0o644)
 	m.start()
 	t.Cleanup(func() {
 		m.kill()
