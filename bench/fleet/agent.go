@@ -45,8 +45,10 @@ type Agent struct {
 	// Ready, when set, is called once the agent is connected and subscribed.
 	Ready func()
 
-	// queued, in tests, hears of each run put in the outbox.
+	// queued and sent, in tests, hear of each run put in the outbox and of
+	// each entry the broker has all of.
 	queued func(run string)
+	sent   func(e entry)
 
 	topics Topics
 	s      *session

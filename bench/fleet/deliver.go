@@ -52,6 +52,8 @@ func (a *Agent) flush(ctx context.Context) {
 		}
 		if err := a.out.done(e); err != nil {
 			a.logf("agent: %v", err)
+		} else if a.sent != nil {
+			a.sent(e)
 		}
 	}
 }
