@@ -336,13 +336,12 @@ func TestRoundTripMosquitto(t *testing.T) {
 const mosquittoPath = "/usr/sbin/mosquitto"
 
 type mosquitto struct {
-	url   string
-	conf  string
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	out   bytes.Buffer
-	t     testing.TB
-	ready chan struct{}
+	url  string
+	conf string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	t    testing.TB
 }
 
 // startMosquitto runs mosquitto on a free loopback port with its own
