@@ -24,6 +24,7 @@ import (
 type fleetLab struct {
 	dir, benchFile, broker string
 	agentArgs              []string
+	status                 chan fleet.Status
 	ctrl                   crypto.Signer
 	benchPub               crypto.PublicKey
 }
@@ -95,10 +96,17 @@ func (l *fleetLab) agent(t *testing.T) *exec.Cmd {
 
 func (l *fleetLab) controller(t *testing.T) (*fleet.Controller, chan fleet.Event, chan fleet.Received) {
 	events, records := make(chan fleet.Event, 256), make(chan fleet.Received, 16)
+	l.status = make(chan fleet.Status, 256)
 	c := &fleet.Controller{Broker: fleet.Broker{URL: l.broker}, ClientID: "test-controller", Store: t.TempDir(),
 		BenchKeys: map[string][]crypto.PublicKey{"sim-lab": {l.benchPub}},
 		OnEvent:   func(e fleet.Event) { events <- e },
 		OnRecord:  func(r fleet.Received) { records <- r },
+		OnStatus: func(s fleet.Status) {
+			select {
+			case l.status <- s:
+			default:
+			}
+		},
 	}
 	if err := c.Connect(t.Context()); err != nil {
 		t.Fatal(err)
@@ -167,6 +175,15 @@ func TestAgentKilledMidJob(t *testing.T) {
 	agent.Wait()
 	if relay.Read() != gpio.High {
 		t.Fatal("the relay went off with the kill: the test shows nothing")
+	}
+	// The broker publishes the agent's last will: the bench is offline.
+	for offline := false; !offline; {
+		select {
+		case st := <-l.status:
+			offline = st.State == fleet.StateOffline
+		case <-time.After(time.Minute):
+			t.Fatal("no offline status after the agent was killed (its last will)")
+		}
 	}
 
 	l.agent(t)
