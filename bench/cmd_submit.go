@@ -186,7 +186,7 @@ func runSubmit(ctx context.Context, stdout, stderr io.Writer, o submitOptions) e
 		}
 		finish(0, nil)
 	}
-	c := &fleet.Controller{Broker: br, Prefix: o.broker.prefix, ClientID: clientID, Store: o.out,
+	c := &fleet.Controller{Broker: br, Prefix: o.broker.prefix, ClientID: clientID, Forget: o.wait && o.clientID == "", Store: o.out,
 		BenchKeys: map[string][]crypto.PublicKey{o.bench: benchKeys},
 		Logf:      func(f string, args ...any) { fmt.Fprintf(stderr, "bench submit: "+f+"\n", args...) },
 	}

@@ -432,7 +432,10 @@ func (a *Agent) claim(ctx context.Context, j *Job, names []string) bool {
 		if j.Busy == BusyRefuse || ctx.Err() != nil || !time.Now().Before(j.Expires) {
 			a.mu.Unlock()
 			kind := RefusedBusy
-			if j.Busy == BusyWait {
+			switch {
+			case ctx.Err() != nil:
+				holder = "the agent stopped before the fixture was free: " + holder
+			case j.Busy == BusyWait:
 				kind = RefusedExpired
 				holder = "it expired waiting: " + holder
 			}
@@ -503,8 +506,9 @@ func (a *Agent) waitLeases(ctx context.Context, j *Job, names []string) bool {
 		}
 		select {
 		case <-ctx.Done():
+			a.refuse(&JobError{Kind: RefusedBusy, ID: j.ID, Err: fmt.Errorf("the agent stopped before the fixture was free: %w", held)})
 			return false
-		case <-time.After(time.Second):
+		case <-time.After(time.Second): // a lease file has no way to say it is gone
 		}
 	}
 }

@@ -28,6 +28,9 @@ type Controller struct {
 	Broker   Broker
 	Prefix   string // "": DefaultPrefix
 	ClientID string // "": a random one; give a stable one for a persistent session
+	// Forget ends the persistent session at Close (a client id used once,
+	// as bench submit's per job), so the broker does not keep it for ever.
+	Forget bool
 	Store    string // folder of received runs; "": records are not stored
 	// BenchKeys are the public keys trusted to sign each bench's records,
 	// by bench id. A bench without one is verified with the key it sent,
@@ -109,6 +112,19 @@ func (c *Controller) Connect(ctx context.Context) error {
 func (c *Controller) Close() {
 	if c.s != nil {
 		c.s.close()
+		if c.Forget {
+			// A clean-session connect under the same id discards the
+			// session the broker kept (MQTT 3.1.1, 3.1.2.4).
+			o := mqtt.NewClientOptions().AddBroker(c.Broker.URL).SetClientID(c.ClientID).SetCleanSession(true).
+				SetUsername(c.Broker.Username).SetPassword(c.Broker.Password).SetConnectTimeout(5 * time.Second)
+			if tc, err := c.Broker.TLS(); err == nil && tc != nil {
+				o.SetTLSConfig(tc)
+			}
+			cl := mqtt.NewClient(o)
+			if t := cl.Connect(); t.WaitTimeout(5*time.Second) && t.Error() == nil {
+				cl.Disconnect(0)
+			}
+		}
 	}
 	close(c.q)
 	<-c.done

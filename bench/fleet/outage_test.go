@@ -2,10 +2,12 @@ package fleet
 
 import (
 	"crypto"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/certbench/certbench/results"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // TestBrokerKilledMidJob: mosquitto is killed (SIGKILL) while a case runs;
@@ -58,5 +60,37 @@ func TestBrokerKilledMidJob(t *testing.T) {
 	w.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("run %s handed to the controller %d times", run, n)
+	}
+}
+
+// TestForgetEndsTheSession: a controller that Forgets leaves no session on
+// the broker (bench submit's one-job client ids would pile up otherwise);
+// one that does not, does.
+func TestForgetEndsTheSession(t *testing.T) {
+	m := startMosquitto(t, false)
+	present := func(id string) bool {
+		o := mqtt.NewClientOptions().AddBroker(m.url).SetClientID(id).SetCleanSession(false)
+		cl := mqtt.NewClient(o)
+		tok := cl.Connect()
+		tok.Wait()
+		if tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		defer cl.Disconnect(0)
+		return tok.(*mqtt.ConnectToken).SessionPresent()
+	}
+	for _, forget := range []bool{false, true} {
+		id := fmt.Sprintf("forget-%v", forget)
+		c := &Controller{Broker: Broker{URL: m.url}, ClientID: id, Forget: forget}
+		if err := c.Connect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Watch(t.Context(), "b"); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if got := present(id); got == forget {
+			t.Errorf("Forget %v: session present %v afterwards", forget, got)
+		}
 	}
 }
