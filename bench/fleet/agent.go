@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/certbench/certbench/bench/lease"
@@ -63,6 +65,7 @@ type Agent struct {
 	statusCh chan struct{}
 	keyID    string
 	wg       sync.WaitGroup
+	lock     *os.File // flock'd while the agent runs
 }
 
 // Run connects and serves jobs until ctx ends. Jobs under way are then
@@ -72,6 +75,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.init(); err != nil {
 		return err
 	}
+	defer a.lock.Close()
 	if err := a.recover(); err != nil {
 		return err
 	}
@@ -142,7 +146,20 @@ func (a *Agent) init() error {
 			return fmt.Errorf("agent state: %w", err)
 		}
 	}
-	var err error
+	// One agent per bench: a second would share the client id, and the
+	// broker would throw each off in turn.
+	lock, err := os.OpenFile(filepath.Join(a.Dir, "agent.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("agent state: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(lock.Name())
+		lock.Close()
+		return fmt.Errorf("another agent serves bench %q (pid %s, %s): stop it first", a.Bench.ID, strings.TrimSpace(string(b)), lock.Name())
+	}
+	lock.Truncate(0)
+	lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	a.lock = lock
 	if a.out, err = openOutbox(filepath.Join(a.Dir, "outbox")); err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ type Controller struct {
 	// Forget ends the persistent session at Close (a client id used once,
 	// as bench submit's per job), so the broker does not keep it for ever.
 	Forget bool
-	Store    string // folder of received runs; "": records are not stored
+	Store  string // folder of received runs; "": records are not stored
 	// BenchKeys are the public keys trusted to sign each bench's records,
 	// by bench id. A bench without one is verified with the key it sent,
 	// which shows only that the record is intact (Received.Trusted false).

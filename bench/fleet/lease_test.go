@@ -45,3 +45,20 @@ func TestJobOnAFixtureInUse(t *testing.T) {
 		t.Fatalf("the waiting job: %+v", done)
 	}
 }
+
+// TestOneAgentPerBench: a second agent for the same bench is refused,
+// naming the first, rather than fighting it for the client id.
+func TestOneAgentPerBench(t *testing.T) {
+	srv, err := Embed("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	b := lab(t, "twice", 1, nil)[0]
+	key := newKey(t)
+	agent(t, b, srv.URL(), key)
+	second := &Agent{Bench: b, Broker: Broker{URL: srv.URL()}, Key: key}
+	if err := second.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "another agent serves bench") {
+		t.Fatalf("second agent: %v", err)
+	}
+}
