@@ -225,6 +225,17 @@ func roundTrip(t *testing.T, url, prefix string) {
 	}
 	w.until(t, j.ID, EventAccepted)
 	w.until(t, j.ID, "case-start")
+	// The retained status says what each fixture is doing.
+	for running := false; !running; {
+		select {
+		case st := <-w.status:
+			for _, f := range st.Fixtures {
+				running = running || st.State == StateOnline && f.State == FixtureRunning && f.Job == j.ID
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("no status with the job running")
+		}
+	}
 	done := w.until(t, j.ID, EventDone)
 	if len(done.Runs) != 2 || done.Verdict != results.Fail {
 		t.Fatalf("job done: %+v, want 2 runs and FAIL", done)
