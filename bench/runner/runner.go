@@ -350,6 +350,12 @@ func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *sui
 	}
 	r.writers = append(r.writers, pw)
 	plog := power.NewLog(io.MultiWriter(pw, console.PowerTimeline(r.con)), r.epoch)
+	// The timeline marks the console when power is cut, but bytes the unit
+	// wrote just before the cut can still be on their way (the adapter, the
+	// kernel's buffer, a reader behind on a loaded bench) and land after
+	// that mark. A unit that is off prints nothing, so whatever came before
+	// power comes back is the last boot's: mark again as the relay closes.
+	markAtPowerOn(plog, r.con)
 	sw, err := Switch(f, plog)
 	if err != nil {
 		return nil, nil, err
@@ -406,6 +412,15 @@ func bootTimeout(p *fixtures.Profile, procs *procedure.Runner) time.Duration {
 		d = p.Login.Steps[0].Timeout
 	}
 	return procs.Timeout(d)
+}
+
+// markAtPowerOn marks con as each switch on begins (see wire).
+func markAtPowerOn(log *power.Log, con marker) {
+	log.Watch(func(e power.Event, begun bool) {
+		if begun && e.Action == power.ActionOn {
+			con.Mark("power on (" + e.Switch + "): what came before is the last boot's")
+		}
+	})
 }
 
 // loginSettle is the settle time of the login procedure's last expect (the
