@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/certbench/certbench/drivers/console"
+	"github.com/certbench/certbench/results"
 )
 
 // A secret reaches the device whole, and the transcript only as a redacted
@@ -40,6 +41,21 @@ func TestSendSecretIsRedactedInTheTranscript(t *testing.T) {
 			}
 			if got := string(stream(t, rs, "tx")); got != "user\n\n" {
 				t.Fatalf("tx stream %q, want the text around the secret", got)
+			}
+			// The results reader, which verify and the reports use, takes
+			// the redacted line (formats.md).
+			lines, err := results.ReadTranscript(strings.NewReader(l.tr.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, line := range lines {
+				if line.Redacted {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("results read %d redacted lines, want 1", n)
 			}
 		})
 	}
