@@ -87,6 +87,8 @@ type TranscriptLine struct {
 	B64    []byte    `json:"b64,omitempty"` // bytes that were not valid UTF-8
 	Event  string    `json:"event,omitempty"`
 	Detail string    `json:"detail,omitempty"`
+	// Redacted: a tx line of a secret, sent but not recorded (formats.md).
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // PowerEvent is one line of a power-events file (formats.md).

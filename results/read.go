@@ -66,10 +66,19 @@ func ReadTranscript(r io.Reader) ([]TranscriptLine, error) {
 		}
 		switch l.Dir {
 		case "rx", "tx":
+			if l.Redacted {
+				if l.Dir != "tx" || probe.Text != nil || probe.B64 != nil {
+					return errors.New(`"redacted" is only on a tx line, which then has neither "text" nor "b64"`)
+				}
+				break
+			}
 			if (probe.Text == nil) == (probe.B64 == nil) {
 				return fmt.Errorf(`dir %q needs exactly one of "text" and "b64"`, l.Dir)
 			}
 		case "event":
+			if l.Redacted {
+				return errors.New(`"redacted" is only on a tx line`)
+			}
 			switch l.Event {
 			case "open", "lost", "reopen", "close", "note", "discard", "mark", "refused", "power":
 			default:

@@ -100,10 +100,8 @@ func Prompts(p *fixtures.Profile) (console.Prompts, error) {
 	return out, nil
 }
 
-// Pattern maps a profile's pattern onto the console's.
+// Pattern is a profile's pattern as the console's: the one compiled when
+// the profile loaded (fixtures.Pattern.Console, the one mapping).
 func Pattern(p fixtures.Pattern) (console.Pattern, error) {
-	if p.Literal {
-		return console.Literal(p.Expr), nil
-	}
-	return console.Regexp(p.Expr)
+	return p.Console()
 }

@@ -357,6 +357,18 @@ func (e *refusedError) Error() string {
 // it writes one byte at a time, pausing after each. An empty s sends and
 // records nothing.
 func (c *Console) Send(ctx context.Context, s string) error {
+	return c.send(ctx, s, false)
+}
+
+// SendSecret writes s to the device as Send does, but the transcript gets
+// one tx record marked redacted (with the byte count) instead of s: a
+// password must not reach a record that is shared. What the device echoes
+// is recorded as received; a device that echoes a password shows it.
+func (c *Console) SendSecret(ctx context.Context, s string) error {
+	return c.send(ctx, s, true)
+}
+
+func (c *Console) send(ctx context.Context, s string, secret bool) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
@@ -371,18 +383,23 @@ func (c *Console) Send(ctx context.Context, s string) error {
 	if s == "" {
 		return nil // nothing to send, and nothing to record
 	}
+	what := fmt.Sprintf("%q", s)
+	if secret {
+		c.rec.redacted(len(s), time.Now())
+		what = "a secret"
+	}
 	if c.cfg.CharDelay <= 0 {
-		return c.write(cn, []byte(s))
+		return c.write(cn, []byte(s), !secret)
 	}
 	for i := 0; i < len(s); i++ {
-		if err := c.write(cn, []byte{s[i]}); err != nil {
+		if err := c.write(cn, []byte{s[i]}, !secret); err != nil {
 			return err
 		}
 		t := time.NewTimer(c.cfg.CharDelay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("console %q: send %q: stopped after %d of %d bytes: %w", c.cfg.Name, s, i+1, len(s), ctx.Err())
+			return fmt.Errorf("console %q: send %s: stopped after %d of %d bytes: %w", c.cfg.Name, what, i+1, len(s), ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -394,10 +411,12 @@ func (c *Console) SendLine(ctx context.Context, s string) error {
 	return c.Send(ctx, s+c.newline)
 }
 
-// write records b before writing it, so the transcript shows it ahead of
-// the device's echo.
-func (c *Console) write(cn conn, b []byte) error {
-	c.rec.data(dirTx, b, time.Now())
+// write records b (when record is set) before writing it, so the
+// transcript shows it ahead of the device's echo.
+func (c *Console) write(cn conn, b []byte, record bool) error {
+	if record {
+		c.rec.data(dirTx, b, time.Now())
+	}
 	for len(b) > 0 {
 		n, err := cn.Write(b)
 		b = b[n:]

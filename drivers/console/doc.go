@@ -36,7 +36,8 @@
 //  4. copied to an Attach session, if one is open.
 //
 // Bytes sent (Send, SendLine, Login, Run, Attach) are written to the
-// transcript as "tx" just before they go out.
+// transcript as "tx" just before they go out; SendSecret writes a "tx"
+// line marked redacted, with the byte count, instead of a secret's bytes.
 //
 // # Patterns and the bounded window
 //

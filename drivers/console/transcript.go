@@ -42,9 +42,13 @@ type Record struct {
 	B64    string `json:"b64,omitempty"`
 	Event  string `json:"event,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Redacted marks a tx record of a secret (SendSecret): the bytes went
+	// to the device but are not in the transcript; Detail says how many.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
-// Bytes returns the bytes an rx or tx record carries.
+// Bytes returns the bytes an rx or tx record carries; a redacted record
+// carries none.
 func (r Record) Bytes() ([]byte, error) {
 	if r.B64 != "" {
 		return base64.StdEncoding.DecodeString(r.B64)
@@ -199,6 +203,14 @@ func (r *recorder) writeData(dir string, b []byte, t time.Time) {
 		rec.B64 = base64.StdEncoding.EncodeToString(b)
 	}
 	r.writeLocked(rec, t)
+}
+
+// redacted records that n bytes of a secret went out at t, without them.
+func (r *recorder) redacted(n int, t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushHeld()
+	r.writeLocked(Record{Dir: dirTx, Redacted: true, Detail: fmt.Sprintf("secret: %d bytes", n)}, t)
 }
 
 func (r *recorder) event(event, detail string) {
