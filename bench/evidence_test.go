@@ -190,14 +190,14 @@ func TestEvidenceLinesHaveOneDefinition(t *testing.T) {
 	if pe.StartMonoNs == nil || *pe.StartMonoNs != int64(time.Second) || pe.State != "off" || pe.StatusOutput != "off\n" || !pe.StartWall.Equal(now.Add(-time.Second)) || pe.Error != "e" {
 		t.Fatalf("power event read back as %+v", pe)
 	}
-	rec := console.Record{MonoNS: 5, Wall: now.Format(time.RFC3339Nano), Dir: "event", Text: "t", B64: "AAE=", Event: console.EventMark, Detail: "d"}
+	rec := console.Record{MonoNS: 5, Wall: now.Format(time.RFC3339Nano), Dir: "event", Text: "t", B64: "AAE=", Event: console.EventMark, Detail: "d", Redacted: true}
 	b, err = json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tl results.TranscriptLine
 	strict(t, b, &tl)
-	if tl.MonoNs != 5 || tl.Event != "mark" || string(tl.B64) != "\x00\x01" || tl.Detail != "d" {
+	if tl.MonoNs != 5 || tl.Event != "mark" || string(tl.B64) != "\x00\x01" || tl.Detail != "d" || !tl.Redacted {
 		t.Fatalf("transcript line read back as %+v", tl)
 	}
 }

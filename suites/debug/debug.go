@@ -116,10 +116,11 @@ func uartShell(ctx context.Context, s *suite.Session) error {
 }
 
 func mustPattern(p fixtures.Pattern) console.Pattern {
-	if p.Literal {
-		return console.Literal(p.Expr)
+	cp, err := p.Console()
+	if err != nil {
+		panic(err) // a prompt of a loaded profile is compiled and has no variables
 	}
-	return console.MustRegexp(p.Expr) // the profile loaded: its patterns compile
+	return cp
 }
 
 // bootTimeout is how long the profile lets a boot take: its login
