@@ -17,7 +17,14 @@
 //
 // # What a function's test does
 //
-// TS 103 701 5.11-1-2 in three steps, on the console:
+// TS 103 701 5.11-1-2 in three steps, on the console, after the case has
+// switched the unit on, read its boot banner with the profile's identify
+// procedure (so no prompt the boot before printed as the runner cut its
+// power answers the login) and logged in: with the label's password, or
+// on a unit whose passwords are user_defined by setting a fresh one in its
+// set-up state. A console that gives a shell at power-on with no login is
+// FAIL: there is no authenticated set-up state for a reset to return to
+// (5.1-1).
 //
 //   - (a) user data: the profile's create-user-data procedure, given
 //     values made fresh for the run (an account and its password, a Wi-Fi

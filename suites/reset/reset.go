@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +71,9 @@ var Web = &suite.Case{
 	Start:      suite.Any,
 	Applies:    declared("web"),
 	Body: func(ctx context.Context, s *suite.Session) error {
+		if s.Declarations == nil {
+			return suite.Config(errors.New("the fixture has no declarations: the case takes its deletion functions from them"))
+		}
 		s.Inconclusive(fmt.Sprintf("the declarations list the web deletion function%s %s, and the bench cannot trigger a web deletion function yet",
 			plural(len(functions(s.Declarations, "web"))), names(functions(s.Declarations, "web"))))
 		return nil
@@ -153,6 +157,9 @@ type unit struct {
 }
 
 func run(ctx context.Context, s *suite.Session, method string) error {
+	if s.Declarations == nil {
+		return suite.Config(errors.New("the fixture has no declarations: the case takes its deletion functions from them"))
+	}
 	fs := functions(s.Declarations, method)
 	if method == "button" && s.Button == nil {
 		s.Inconclusive(fmt.Sprintf("the declarations list the button deletion function%s %s, and this fixture has no button line to hold (bench file: button.line)",
@@ -520,6 +527,9 @@ func (u *unit) leaveInSetup(ctx context.Context, f fixtures.DeletionFunction) er
 	return nil
 }
 
+// reUnsafe is what an evidence file name may not hold of a function's name.
+var reUnsafe = regexp.MustCompile(`[^a-z0-9-]+`)
+
 var kindWords = map[string]string{
 	"accounts":   "account",
 	"wifi":       "Wi-Fi network",
@@ -544,7 +554,7 @@ func (u *unit) inspect(ctx context.Context, f fixtures.DeletionFunction, when st
 		fmt.Fprintf(&text, "$ %s    # %s, exit status %d\n%s\n", cmd, name, r.Status, r.Output)
 	}
 	if s.Evidence != nil {
-		file := fmt.Sprintf("factory-reset-%s-%s.txt", f.Name, when)
+		file := fmt.Sprintf("factory-reset-%s-%s.txt", reUnsafe.ReplaceAllString(strings.ToLower(f.Name), "-"), when)
 		if err := s.Evidence.AddEvidence(file, results.KindAttachment, []byte(text.String())); err != nil {
 			return nil, suite.Bench(fmt.Errorf("keep the inspection %s the reset: %w", when, err))
 		}
