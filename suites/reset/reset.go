@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/certbench/certbench/drivers/console"
+	"github.com/certbench/certbench/drivers/network"
 	"github.com/certbench/certbench/fixtures"
 	"github.com/certbench/certbench/results"
 	"github.com/certbench/certbench/suites/suite"
@@ -466,13 +467,17 @@ func (u *unit) test(ctx context.Context, f fixtures.DeletionFunction) error {
 	s.Expect(v1).To(gomega.Equal(v0), "%s: the firmware version was %s before the reset and is %s after it: a reset must not change the firmware", what, v0, v1)
 
 	// Old credentials: the seeded account, and a user-set unit's old
-	// password. Out of the shell, then each at the login prompt.
-	if err := s.Console.SendLine(ctx, "exit"); err != nil {
-		return err
-	}
+	// password: on telnet when the unit has it, then on the console (out
+	// of the shell, then each at the login prompt).
 	old := [][2]string{{cs.get("user"), cs.get("password")}}
 	if u.setup {
 		old = append(old, [2]string{u.user, oldAdmin})
+	}
+	if err := u.telnet(ctx, what, old); err != nil {
+		return err
+	}
+	if err := s.Console.SendLine(ctx, "exit"); err != nil {
+		return err
 	}
 	for _, cr := range old {
 		res, err := s.Procedures.Run(ctx, "login", map[string]string{"user": cr[0], "password": cr[1]})
@@ -506,6 +511,52 @@ func (u *unit) test(ctx context.Context, f fixtures.DeletionFunction) error {
 	}
 	// Log back in for the next function.
 	return u.shell(ctx, u.user, u.admin)
+}
+
+// telnet tries each old credential over telnet, when the declarations
+// say a password mechanism guards telnet and the fixture lists the
+// service: each must be refused.
+func (u *unit) telnet(ctx context.Context, what string, old [][2]string) error {
+	s := u.s
+	mech, ok := uartPasswords(s.Declarations)
+	if !ok || !slices.Contains(mech.Interfaces, "telnet") || s.Fixture == nil || s.Fixture.Network == nil || s.Fixture.Network.Addr("telnet") == "" {
+		s.Console.Note("factory-reset: " + what + ": old credentials not tried on telnet (the declarations' console mechanism does not guard it, or the fixture lists no telnet service)")
+		return nil
+	}
+	p := s.Profile.Prompts
+	t := &network.Telnet{
+		Addr: s.Fixture.Network.Addr("telnet"),
+		Prompts: network.Prompts{Login: regexpOf(p.Login), Password: regexpOf(p.Password), Shell: regexpOf(p.Shell),
+			Failed: regexpOf(p.LoginFailed), Lockout: regexpOf(p.Lockout)},
+		Newline: s.Profile.Newline,
+		Timeout: u.short,
+	}
+	for _, cr := range old {
+		err := t.Login(ctx, cr[0], cr[1])
+		switch {
+		case errors.Is(err, network.ErrDenied):
+			s.Checked(fmt.Sprintf("%s: the old password of %s is refused on telnet (%s) after the reset", what, cr[0], t.Addr))
+		case err == nil:
+			s.Fail("%s: after the reset the account %s still logs in on telnet (%s) with the password set before it", what, cr[0], t.Addr)
+		case errors.Is(err, network.ErrLocked):
+			s.Inconclusive(fmt.Sprintf("%s: after the reset telnet answered the old password of %s with a lockout, not a refusal: the bench cannot tell whether it would work", what, cr[0]))
+		default:
+			return fmt.Errorf("after the reset: try the old password of %s on telnet: %w", cr[0], err)
+		}
+	}
+	return nil
+}
+
+// regexpOf is a profile prompt as the network drivers take it: nil when
+// unset, a literal quoted.
+func regexpOf(p fixtures.Pattern) *regexp.Regexp {
+	switch {
+	case p.IsZero():
+		return nil
+	case p.Literal:
+		return regexp.MustCompile(regexp.QuoteMeta(p.Expr))
+	}
+	return regexp.MustCompile(p.Expr) // the profile loaded: its patterns compile
 }
 
 // leaveInSetup triggers f once more, unjudged, from the login prompt or
