@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/certbench/certbench/suites/debug"
+	"github.com/certbench/certbench/suites/reset"
 	"github.com/certbench/certbench/suites/suite"
 )
 
 // All returns every suite, in the order `bench run` runs them.
 func All() []*suite.Suite {
-	return []*suite.Suite{debug.Suite}
+	return []*suite.Suite{debug.Suite, reset.Suite}
 }
 
 // Select returns the suites called names, in All's order; no names: all.

@@ -24,7 +24,9 @@ type Row struct {
 // Table is the expectation table: one row per flaw of the simulated lab.
 // A suite that lands adds its cases to the rows of the flaws they find.
 var Table = []Row{
-	{Flaw: sim.UARTRootShell, Fail: []string{"debug-interfaces/uart-shell-needs-auth"}},
+	// The reset cases fail it too: a console shell no login guards leaves
+	// no authenticated set-up state for a reset to return to (5.1-1).
+	{Flaw: sim.UARTRootShell, Fail: append([]string{"debug-interfaces/uart-shell-needs-auth"}, resetCases...)},
 	{Flaw: sim.OpenBootloader, Fail: []string{"debug-interfaces/uart-shell-needs-auth"}},
 	{Flaw: sim.DefaultPassword, Pending: "default credentials"},
 	{Flaw: sim.MACPassword, Pending: "default credentials"},
@@ -32,12 +34,22 @@ var Table = []Row{
 	{Flaw: sim.NoLockout, Pending: "default credentials (brute force)"},
 	{Flaw: sim.PasswordEcho, Pending: "default credentials (passwords shown as typed)"},
 	{Flaw: sim.TelnetDefaultAccount, Pending: "network surface"},
-	{Flaw: sim.ResetKeepsWiFi, Pending: "factory reset"},
-	{Flaw: sim.ResetKeepsAccounts, Pending: "factory reset"},
+	{Flaw: sim.ResetKeepsWiFi, Fail: resetCases},
+	{Flaw: sim.ResetKeepsAccounts, Fail: resetCases},
+	{Flaw: sim.ResetKeepsLogs, Fail: resetCases},
+	{Flaw: sim.ResetKeepsPairing, Fail: resetCases},
 	{Flaw: sim.AcceptsUnsigned, Pending: "updates"},
 	{Flaw: sim.AcceptsTampered, Pending: "updates"},
 	{Flaw: sim.AcceptsOlder, Pending: "updates"},
 	{Flaw: sim.NoABFallback, Pending: "updates"},
+}
+
+// resetCases are the factory-reset suite's cases that trigger a deletion
+// function: the simulated unit declares a console and a button function,
+// each erasing every kind of user data, so a reset flaw fails both.
+var resetCases = []string{
+	"factory-reset/console-reset-erases-user-data",
+	"factory-reset/button-reset-erases-user-data",
 }
 
 // Lookup returns the flaw's row; ok is false for a flaw the table lacks.
