@@ -331,14 +331,15 @@ func (r *fixtureRun) wire(ctx context.Context, rec *results.Record) (func() *sui
 	}
 	r.writers = append(r.writers, tw)
 	r.con, err = console.Open(ctx, console.Config{
-		Name:       f.Name,
-		Port:       ConsolePort(f),
-		Transcript: tw,
-		Epoch:      r.epoch,
-		CharDelay:  f.Console.CharDelay,
-		Newline:    f.Profile.Newline,
-		Prompts:    prompts,
-		Settle:     loginSettle(f.Profile),
+		Name:           f.Name,
+		Port:           ConsolePort(f),
+		Transcript:     tw,
+		Epoch:          r.epoch,
+		CharDelay:      f.Console.CharDelay,
+		Newline:        f.Profile.Newline,
+		Prompts:        prompts,
+		Settle:         loginSettle(f.Profile),
+		RequireEchoOff: f.Profile.RequireEchoOff,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the console of fixture %q: %w", f.Name, err)
