@@ -56,7 +56,9 @@ import (
 // Config.AnswerDelay paces the answers (busybox login prints its password
 // prompt before it turns echo off, so an answer in the same instant may be
 // echoed); the profile's login procedure, when it has one, is the one to
-// follow. The password is sent like any input, so it is in the transcript.
+// follow. The password is sent as a secret (SendSecret): the transcript
+// records a redaction, never the password; what the device echoes of it is
+// the device's own output and stays.
 func (c *Console) Login(ctx context.Context, user, password string, timeout time.Duration) error {
 	p := c.cfg.Prompts
 	if p.Login.IsZero() || p.Shell.IsZero() {
@@ -225,7 +227,10 @@ func (l *login) attempt(ctx context.Context, havePrompt bool) (intended, prompt 
 	if err := l.pause(ctx); err != nil {
 		return true, false, l.fail("before sending the password", err)
 	}
-	if err := c.SendLine(ctx, l.password); err != nil {
+	if err := c.SendSecret(ctx, l.password); err != nil {
+		return true, false, l.fail("sending the password", err)
+	}
+	if err := c.SendLine(ctx, ""); err != nil { // the newline is no secret
 		return true, false, l.fail("sending the password", err)
 	}
 	k, m, err = l.wait(ctx, 0, kShell, kFailed, kLockout, kLogin)
