@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -115,26 +113,8 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, o demoOptions) error
 	}
 	fs := newDemoFiles(o.out)
 
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
-	go func() {
-		first := true
-		for sig := range sigs {
-			if first {
-				fmt.Fprintf(stderr, "bench demo: %s: stopping; units go to their safe level, records are sealed\n", sig)
-				cancel(fmt.Errorf("signal %s", sig))
-				first = false
-				continue
-			}
-			fmt.Fprintf(stderr, "bench demo: %s again: still sealing records, please wait\n", sig)
-		}
-	}()
+	ctx, stop := stopOnSignal(ctx, stderr, "bench demo", "units go to their safe level, records are sealed")
+	defer stop()
 
 	began := time.Now()
 	// The lab lives until the runner is done with it, signal or not: a

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 
 	"github.com/certbench/certbench/bench/buildinfo"
 	"github.com/certbench/certbench/bench/runner"
@@ -84,26 +81,8 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, o runOptions) error {
 	if err != nil {
 		return usageError(fmt.Errorf("signing key: %w (make one with: bench keygen --key %s)", err, b.Key))
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
-	go func() {
-		first := true
-		for sig := range sigs {
-			if first {
-				fmt.Fprintf(stderr, "bench run: %s: stopping; fixtures go to their safe level, records are sealed\n", sig)
-				cancel(fmt.Errorf("signal %s", sig))
-				first = false
-				continue
-			}
-			fmt.Fprintf(stderr, "bench run: %s again: still sealing records, please wait\n", sig)
-		}
-	}()
+	ctx, stop := stopOnSignal(ctx, stderr, "bench run", "fixtures go to their safe level, records are sealed")
+	defer stop()
 
 	cfg := runner.Config{
 		Bench:    b,

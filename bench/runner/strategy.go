@@ -106,11 +106,15 @@ func (s *Strategy) boot(ctx context.Context) error {
 	if m, ok := s.Console.(marker); ok {
 		m.Mark("strategy: power off: output before this is the last boot's")
 	}
-	w := s.Console.Watch(s.Login)
-	defer w.Stop()
 	if err := s.Power.On(ctx); err != nil {
 		return err
 	}
+	// Watched from power-on, not before: bytes the last boot wrote before
+	// the cut can still land after it (and after the mark), and a watch
+	// started earlier would take that stale prompt for this boot's. A boot
+	// takes seconds to its prompt; switching on returns at once.
+	w := s.Console.Watch(s.Login)
+	defer w.Stop()
 	s.Console.Note("strategy: power on, watching for the login prompt")
 	t := time.NewTimer(s.BootTimeout)
 	defer t.Stop()
