@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certbench/certbench/drivers/console"
 	"github.com/certbench/certbench/drivers/network"
 	"github.com/certbench/certbench/drivers/power"
 	"github.com/certbench/certbench/fixtures/sim"
@@ -39,23 +40,24 @@ func TestSimulatedUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer relay.SafeState()
+	// The unit's boot log says when its services are up: wait for that on
+	// its console rather than polling the ports.
+	con, err := console.Open(t.Context(), console.Config{Name: u.Name(), Port: console.Serial{Path: u.ConsolePath()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer con.Close()
 	if err := relay.On(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := con.Expect(t.Context(), 30*time.Second, console.Literal("Starting httpd: OK")); err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
 	pw := u.Label().Password
 	tn := &network.Telnet{Addr: u.TelnetAddr(), Prompts: simPrompts}
-	// The unit boots; telnet answers once userspace is up.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := tn.Login(ctx, sim.AdminUser, pw)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, network.ErrRefused) || time.Now().After(deadline) {
-			t.Fatalf("telnet with the label's password: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a port: nothing to wait on
+	if err := tn.Login(ctx, sim.AdminUser, pw); err != nil {
+		t.Fatalf("telnet with the label's password: %v", err)
 	}
 	web := &network.HTTP{Base: "http://" + u.HTTPAddr(), Locked: network.HTTPLock{Status: 429, Body: regexp.MustCompile(`logins are locked`)}}
 	if _, err := web.Basic(ctx, "GET", "/", sim.AdminUser, pw); err != nil {

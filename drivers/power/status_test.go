@@ -268,8 +268,16 @@ func TestCancelledOffIsNotAnError(t *testing.T) {
 // the script and the plain child but not the helpers it detached.
 func TestCancelSparesDetachedHelpers(t *testing.T) {
 	p := newPDU(t)
-	p.script(t, "vendor-on", `nohup sleep 300 >/dev/null 2>&1 & echo $! > "`+p.dir+`/nohup"
-setsid sleep 300 >/dev/null 2>&1 & echo $! > "`+p.dir+`/setsid"
+	// Each helper says it is detached (nohup has set SIGHUP ignored, setsid
+	// has made its session) through a fifo before it becomes the long-lived
+	// sleep, so the test waits on that word, not on polling /proc.
+	for _, f := range []string{"nohup-ready", "setsid-ready"} {
+		if err := syscall.Mkfifo(p.path(f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.script(t, "vendor-on", `nohup sh -c 'echo ready > "`+p.dir+`/nohup-ready"; exec sleep 300' >/dev/null 2>&1 & echo $! > "`+p.dir+`/nohup"
+setsid sh -c 'echo ready > "`+p.dir+`/setsid-ready"; exec sleep 300' >/dev/null 2>&1 & echo $! > "`+p.dir+`/setsid"
 sleep 300 & echo $! > "`+p.dir+`/plain"
 echo running > "`+p.dir+`/running"; wait`)
 	g := newRig()
@@ -294,9 +302,18 @@ echo running > "`+p.dir+`/running"; wait`)
 	nohup, setsid, plain := pid("nohup"), pid("setsid"), pid("plain")
 	t.Cleanup(func() { syscall.Kill(nohup, syscall.SIGKILL); syscall.Kill(setsid, syscall.SIGKILL) })
 	// The helpers detach themselves after the script has gone on: wait
-	// until they have, as a vendor's script would before it returns.
-	waitFor(t, "nohup's sleep to ignore SIGHUP", func() bool { return ignoresHUP(nohup) })
-	waitFor(t, "setsid's sleep to lead its own group", func() bool { g, err := syscall.Getpgid(setsid); return err == nil && g == setsid })
+	// until they say they have, as a vendor's script would before it returns.
+	for _, f := range []string{"nohup-ready", "setsid-ready"} {
+		if b, err := os.ReadFile(p.path(f)); err != nil || string(b) != "ready\n" {
+			t.Fatalf("%s: %q %v", f, b, err)
+		}
+	}
+	if !ignoresHUP(nohup) {
+		t.Fatalf("the nohup helper (pid %d) does not ignore SIGHUP", nohup)
+	}
+	if g, err := syscall.Getpgid(setsid); err != nil || g != setsid {
+		t.Fatalf("the setsid helper (pid %d) is in group %d (%v), not its own", setsid, g, err)
+	}
 	cancel()
 	if err := result(t, done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("On = %v", err)
@@ -309,36 +326,21 @@ echo running > "`+p.dir+`/running"; wait`)
 	}
 }
 
-// waitFor polls cond, which the test cannot be told about otherwise (another
-// process's state).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// ignoresHUP reports whether pid runs sleep with SIGHUP ignored.
+// ignoresHUP reports whether pid has SIGHUP ignored (a disposition exec
+// keeps, so it holds for the shell that says "ready" and the sleep it
+// becomes alike).
 func ignoresHUP(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return false
 	}
-	var name string
-	var ign uint64
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Name:"); ok {
-			name = strings.TrimSpace(v)
-		}
 		if v, ok := strings.CutPrefix(l, "SigIgn:"); ok {
-			ign, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			ign, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return ign&(1<<(syscall.SIGHUP-1)) != 0
 		}
 	}
-	return name == "sleep" && ign&(1<<(syscall.SIGHUP-1)) != 0
+	return false
 }
 
 // alive reports whether pid runs (exists and is not a zombie).
@@ -465,8 +467,13 @@ func TestPDUDaemonHTTP(t *testing.T) {
 // as it was when the command's output was a pipe.
 func TestChattyHelperOutlivesItsCommand(t *testing.T) {
 	p := newPDU(t)
+	// The bridge also counts its ticks into a fifo the test reads: the test
+	// waits on them arriving, and reads end of file if the bridge dies.
 	ticks := p.path("ticks")
-	p.script(t, "vendor-on", `nohup sh -c 'while :; do echo tick; echo tick >> "`+ticks+`"; sleep 0.02; done' & echo $! > "`+p.dir+`/bridge"
+	if err := syscall.Mkfifo(ticks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.script(t, "vendor-on", `nohup sh -c 'exec 3>"`+ticks+`"; while :; do echo tick; echo tick >&3; sleep 0.02; done' & echo $! > "`+p.dir+`/bridge"
 echo "bridge started"`)
 	g := newRig()
 	s := g.command(t, CommandConfig{On: []string{p.path("vendor-on")}, Off: []string{p.path("pdu"), "off"}})
@@ -479,13 +486,22 @@ echo "bridge started"`)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	count := func() int { b, _ := os.ReadFile(ticks); return strings.Count(string(b), "\n") }
 	// Once On has returned, the bench reads no more of the output; the
-	// bridge must go on past several more writes to it.
-	from := count()
-	waitFor(t, "the bridge to go on printing", func() bool { return count() >= from+5 || !alive(pid) })
+	// bridge must go on past several more writes to it (a pipe whose
+	// reader has gone kills the writer with SIGPIPE at its next write).
+	f, err := os.Open(ticks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 0; n < 5; n++ {
+		if !sc.Scan() {
+			t.Fatalf("the bridge (pid %d) died after its command returned, after %d ticks", pid, n)
+		}
+	}
 	if !alive(pid) {
-		t.Fatalf("the bridge (pid %d) died after its command returned, after %d ticks", pid, count())
+		t.Fatalf("the bridge (pid %d) died after its command returned", pid)
 	}
 	if e := g.log.Events()[0]; !strings.Contains(e.Output, "bridge started\n") {
 		t.Errorf("output %q", e.Output)
