@@ -58,7 +58,7 @@ type Outcome struct {
 
 // Verdict is the fixture's run verdict: the record's, or ERROR without one.
 func (o Outcome) Verdict() results.Verdict {
-	if o.Record == nil || o.Err != nil && o.Record == nil {
+	if o.Record == nil {
 		return results.Error
 	}
 	return o.Record.Verdict
